@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The one test command (README.md "Test"): installs what it needs on a fresh Linux
+# machine, then runs every check. Fails loudly at the first failing step.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+SECONDS=0
+
+# --- Prerequisites --------------------------------------------------------------------
+step "prerequisites"
+if ! command -v rustup >/dev/null; then
+    echo "rustup is required (https://rustup.rs)" >&2
+    exit 1
+fi
+# rust-toolchain.toml names the channel, components and cross target; with
+# RUSTUP_AUTO_INSTALL=0 nothing installs them unless asked.
+rustup toolchain install
+MIRI_TOOLCHAIN="${MIRI_TOOLCHAIN:-nightly}"
+if ! cargo "+$MIRI_TOOLCHAIN" miri --version >/dev/null 2>&1 \
+    || ! rustup "+$MIRI_TOOLCHAIN" component list --installed 2>/dev/null | grep -q '^rust-src'; then
+    rustup toolchain install "$MIRI_TOOLCHAIN" --profile minimal --component miri,rust-src
+fi
+need_pkgs=()
+command -v x86_64-w64-mingw32-gcc >/dev/null || need_pkgs+=(gcc-mingw-w64-x86-64-win32)
+[ -f /usr/x86_64-w64-mingw32/include/ks.h ] || need_pkgs+=(mingw-w64-x86-64-dev)
+if [ "${#need_pkgs[@]}" -gt 0 ]; then
+    sudo_cmd=()
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${need_pkgs[@]}"
+fi
+rustc --version
+cargo "+$MIRI_TOOLCHAIN" miri --version
+x86_64-w64-mingw32-gcc --version | head -n1
+
+CROSS=(--target x86_64-pc-windows-msvc --no-default-features)
+
+# --- Static checks --------------------------------------------------------------------
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "clippy: host build (lib, tests, examples, benches)"
+cargo clippy --all-targets --locked -- -D warnings
+step "clippy: driver code on Linux (no host feature)"
+cargo clippy --lib --locked -- -D warnings
+step "clippy: cross build"
+cargo clippy --lib --release --locked "${CROSS[@]}" -- -D warnings
+
+step "no wdk crate in the Linux dependency graph"
+if cargo tree --locked --target x86_64-unknown-linux-gnu -e normal,build | grep -i wdk; then
+    echo "a wdk crate would be compiled on Linux" >&2
+    exit 1
+fi
+
+# --- ABI table ------------------------------------------------------------------------
+step "KS ABI table regenerated from mingw-w64's ks.h matches the committed one"
+abi_tmp="$(mktemp)"
+trap 'rm -f "$abi_tmp"' EXIT
+bash tests/abi/gen.sh "$abi_tmp"
+if ! diff -u tests/abi/ks_layout.txt "$abi_tmp"; then
+    echo "tests/abi/ks_layout.txt is stale: run 'bash tests/abi/gen.sh' and review the diff" >&2
+    exit 1
+fi
+
+# --- Cross build ----------------------------------------------------------------------
+step "cross build: the kernel image"
+cargo build --release --locked "${CROSS[@]}"
+ls -l target/x86_64-pc-windows-msvc/release/ksframe.dll
+
+# --- Tests ----------------------------------------------------------------------------
+step "cargo test (host build; includes the ABI and image checks)"
+cargo test --locked --all-targets
+
+step "loom: the allocator's concurrent paths"
+RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
+    cargo test --locked --release --test loom_pool
+
+step "Miri: the unsafe code's tests (ks, kernel, allocator)"
+# Isolation off: proptest looks for its regression files.
+export MIRIFLAGS="${MIRIFLAGS:--Zmiri-disable-isolation}"
+cargo "+$MIRI_TOOLCHAIN" miri test --locked --lib -- ks:: kernel::
+cargo "+$MIRI_TOOLCHAIN" miri test --locked --test allocator
+
+step "all checks passed in ${SECONDS}s"

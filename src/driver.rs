@@ -1,0 +1,66 @@
+//! Driver entry for the kernel builds (driver and cross); absent from the host build.
+//!
+//! # Kernel contract
+//!
+//! `DriverEntry` runs once, at PASSIVE_LEVEL, in the system process, with the driver
+//! object and its registry path; in the KMDF build KMDF's `FxDriverEntry` runs first and
+//! calls it. It hands the driver to AVStream with `KsInitializeDriver`, which installs
+//! AVStream's dispatch routines in the driver object.
+
+use crate::kernel::raw;
+use crate::ks::{DRIVER_OBJECT, KSDEVICE_DESCRIPTOR, KSDEVICE_DESCRIPTOR_VERSION, NTSTATUS, UNICODE_STRING};
+
+/// The device descriptor AVStream builds the device from. At this stage it has no
+/// filters; the AVStream layer fills it in.
+static DEVICE_DESCRIPTOR: KSDEVICE_DESCRIPTOR = KSDEVICE_DESCRIPTOR {
+    Dispatch: core::ptr::null(),
+    FilterDescriptorsCount: 0,
+    FilterDescriptors: core::ptr::null(),
+    Version: KSDEVICE_DESCRIPTOR_VERSION,
+    Flags: 0,
+};
+
+/// The allocator's dispatch table, kept in the image. Until the pin descriptors of the
+/// AVStream layer point at it, nothing else references it and link-time optimisation
+/// would drop the allocator; kept, its code and its kernel imports (ExAllocatePoolWithTag,
+/// ExFreePoolWithTag, ...) are part of what the image checks cover.
+#[used]
+static KEEP_ALLOCATOR: &crate::ks::KSALLOCATOR_DISPATCH = &crate::allocator::ALLOCATOR_DISPATCH;
+
+/// The driver's entry point (`/ENTRY:DriverEntry` in the cross build; called by
+/// `FxDriverEntry` in the KMDF build).
+///
+/// # Safety
+///
+/// Called only by the kernel's loader (or KMDF), with a valid driver object and
+/// registry path, at PASSIVE_LEVEL.
+#[unsafe(no_mangle)]
+pub unsafe extern "system" fn DriverEntry(
+    driver: *mut DRIVER_OBJECT,
+    registry_path: *const UNICODE_STRING,
+) -> NTSTATUS {
+    crate::log!("DriverEntry backend={} pool={}", crate::kernel::BACKEND, raw::pool_routine_name());
+    // SAFETY: we are DriverEntry: the arguments are the loader's, PASSIVE_LEVEL holds,
+    // and DEVICE_DESCRIPTOR is a static.
+    let status = unsafe { raw::ks_initialize_driver(driver, registry_path, &DEVICE_DESCRIPTOR) };
+    crate::log!("DriverEntry status={:#010x}", status as u32);
+    status
+}
+
+// The driver build: wdk-panic's handler and wdk-alloc's global allocator (pool-backed,
+// tag "rust"), as in the windows-drivers-rs samples. The cross build has its own panic
+// handler below and no global allocator (nothing in the driver allocates implicitly).
+#[cfg(all(feature = "wdk", windows))]
+extern crate wdk_panic;
+
+#[cfg(all(feature = "wdk", windows))]
+#[global_allocator]
+static GLOBAL_ALLOCATOR: wdk_alloc::WdkAllocator = wdk_alloc::WdkAllocator;
+
+/// Panics end in a bug check in the cross build (no unwinding in the kernel).
+#[cfg(not(all(feature = "wdk", windows)))]
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    let line = info.location().map_or(0, |l| l.line());
+    raw::bug_check(line)
+}

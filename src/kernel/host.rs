@@ -1,0 +1,567 @@
+//! The host backend (feature `host`): std stands in for ntoskrnl.
+//!
+//! What it adds over the kernel, for tests:
+//!
+//! - **pool accounting**: every block is recorded with its size, tag and the
+//!   [`PoolScope`] that was current on the allocating thread, so a test can assert that
+//!   nothing leaked; freeing an unknown pointer or with the wrong tag panics, as the
+//!   kernel would bug check (BAD_POOL_CALLER);
+//! - **fault injection**: a scope can make its Nth pool allocation fail;
+//! - **a handle table** of fake objects with kernel and user handles, per-object
+//!   reference counts, closable (stale) handles and refusable handles, behind
+//!   `ObReferenceObjectByHandle`'s status codes;
+//! - **a captured log**: each thread's log lines, readable with [`take_log`].
+//!
+//! Panics here imitate bug checks and are deliberate: this module never runs in a
+//! kernel.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
+use super::ObjectType;
+use crate::ks::{
+    HANDLE, KPROCESSOR_MODE, KernelMode, NTSTATUS, STATUS_ACCESS_DENIED, STATUS_INVALID_HANDLE,
+    STATUS_OBJECT_TYPE_MISMATCH, UserMode,
+};
+use core::ffi::c_void;
+use core::ptr::NonNull;
+use std::alloc::Layout;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::string::String;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::vec::Vec;
+
+pub(super) const NAME: &str = "host";
+
+/// Byte pattern written over a pool block when it is freed (debug aid: a use after
+/// free reads this instead of plausible data).
+pub const POOL_FREE_POISON: u8 = 0xDD;
+
+// ---------------------------------------------------------------------------------
+// Pool accounting and fault injection
+// ---------------------------------------------------------------------------------
+
+#[derive(Debug, Default)]
+struct ScopeState {
+    attempts: AtomicU64,
+    allocations: AtomicU64,
+    frees: AtomicU64,
+    failed: AtomicU64,
+    bytes_outstanding: AtomicUsize,
+    blocks_outstanding: AtomicUsize,
+    /// 1-based index of the allocation attempt that fails; 0 = none.
+    fail_at: AtomicU64,
+    /// Fail every attempt from `fail_at` on, not just that one.
+    fail_from: AtomicBool,
+}
+
+struct Record {
+    size: usize,
+    tag: u32,
+    scope: Arc<ScopeState>,
+}
+
+fn pool_records() -> MutexGuard<'static, HashMap<usize, Record>> {
+    static RECORDS: OnceLock<Mutex<HashMap<usize, Record>>> = OnceLock::new();
+    RECORDS
+        .get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn global_scope() -> &'static Arc<ScopeState> {
+    static GLOBAL: OnceLock<Arc<ScopeState>> = OnceLock::new();
+    GLOBAL.get_or_init(|| Arc::new(ScopeState::default()))
+}
+
+std::thread_local! {
+    static CURRENT: RefCell<Vec<Arc<ScopeState>>> = const { RefCell::new(Vec::new()) };
+    static LOG: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+fn current_scope() -> Arc<ScopeState> {
+    CURRENT.with(|c| c.borrow().last().cloned()).unwrap_or_else(|| global_scope().clone())
+}
+
+/// An accounting and fault-injection scope for pool allocations.
+///
+/// Allocations made on a thread while a scope is entered there are counted against it,
+/// wherever they are later freed. Scopes nest per thread; clones share one state, so a
+/// test can enter the same scope on several threads.
+#[derive(Clone, Debug)]
+pub struct PoolScope {
+    state: Arc<ScopeState>,
+}
+
+/// While alive, the scope it came from is current on this thread.
+#[derive(Debug)]
+pub struct PoolScopeGuard {
+    _not_send: core::marker::PhantomData<*const ()>,
+}
+
+impl Drop for PoolScopeGuard {
+    fn drop(&mut self) {
+        CURRENT.with(|c| {
+            c.borrow_mut().pop();
+        });
+    }
+}
+
+/// A snapshot of a scope's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Allocation attempts, including failed ones.
+    pub attempts: u64,
+    /// Successful allocations.
+    pub allocations: u64,
+    /// Frees of blocks allocated in this scope.
+    pub frees: u64,
+    /// Attempts that failed (injected).
+    pub failed: u64,
+    /// Bytes allocated in this scope and not yet freed.
+    pub bytes_outstanding: usize,
+    /// Blocks allocated in this scope and not yet freed.
+    pub blocks_outstanding: usize,
+}
+
+impl PoolScope {
+    /// A fresh scope with zeroed counters and no fault armed.
+    pub fn new() -> Self {
+        Self { state: Arc::new(ScopeState::default()) }
+    }
+
+    /// Makes this scope current on the calling thread until the guard drops.
+    pub fn enter(&self) -> PoolScopeGuard {
+        CURRENT.with(|c| c.borrow_mut().push(self.state.clone()));
+        PoolScopeGuard { _not_send: core::marker::PhantomData }
+    }
+
+    /// Arms a fault: the `n`th allocation attempt (1-based, counted from now) fails.
+    pub fn fail_nth_allocation(&self, n: u64) {
+        let base = self.state.attempts.load(Ordering::SeqCst);
+        self.state.fail_from.store(false, Ordering::SeqCst);
+        self.state.fail_at.store(base + n, Ordering::SeqCst);
+    }
+
+    /// Arms a fault: every attempt from the `n`th on (1-based, counted from now) fails.
+    pub fn fail_from_nth_allocation(&self, n: u64) {
+        let base = self.state.attempts.load(Ordering::SeqCst);
+        self.state.fail_from.store(true, Ordering::SeqCst);
+        self.state.fail_at.store(base + n, Ordering::SeqCst);
+    }
+
+    /// Disarms any fault.
+    pub fn clear_faults(&self) {
+        self.state.fail_at.store(0, Ordering::SeqCst);
+        self.state.fail_from.store(false, Ordering::SeqCst);
+    }
+
+    /// The scope's counters now.
+    pub fn stats(&self) -> PoolStats {
+        let s = &self.state;
+        PoolStats {
+            attempts: s.attempts.load(Ordering::SeqCst),
+            allocations: s.allocations.load(Ordering::SeqCst),
+            frees: s.frees.load(Ordering::SeqCst),
+            failed: s.failed.load(Ordering::SeqCst),
+            bytes_outstanding: s.bytes_outstanding.load(Ordering::SeqCst),
+            blocks_outstanding: s.blocks_outstanding.load(Ordering::SeqCst),
+        }
+    }
+
+    /// Bytes allocated in this scope and not yet freed.
+    pub fn bytes_outstanding(&self) -> usize {
+        self.state.bytes_outstanding.load(Ordering::SeqCst)
+    }
+}
+
+impl Default for PoolScope {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn layout(bytes: usize) -> Layout {
+    Layout::from_size_align(bytes, super::POOL_ALIGNMENT).expect("pool block size overflows a Layout")
+}
+
+/// `ExAllocatePool2(POOL_FLAG_NON_PAGED, bytes, tag)`: uninitialised on the kernel,
+/// filled with 0xCD here so that reads of unwritten memory stand out.
+pub(super) unsafe fn pool_alloc(bytes: usize, tag: u32) -> *mut u8 {
+    assert!(bytes > 0, "pool_alloc of zero bytes");
+    let scope = current_scope();
+    let attempt = scope.attempts.fetch_add(1, Ordering::SeqCst) + 1;
+    let fail_at = scope.fail_at.load(Ordering::SeqCst);
+    let fail = fail_at != 0
+        && (attempt == fail_at || (scope.fail_from.load(Ordering::SeqCst) && attempt >= fail_at));
+    if fail {
+        scope.failed.fetch_add(1, Ordering::SeqCst);
+        return core::ptr::null_mut();
+    }
+    if isize::try_from(bytes).is_err() {
+        scope.failed.fetch_add(1, Ordering::SeqCst);
+        return core::ptr::null_mut();
+    }
+    // SAFETY: the layout has a non-zero size.
+    let ptr = unsafe { std::alloc::alloc(layout(bytes)) };
+    if ptr.is_null() {
+        scope.failed.fetch_add(1, Ordering::SeqCst);
+        return ptr;
+    }
+    // SAFETY: `ptr` is a fresh block of `bytes` bytes.
+    unsafe { core::ptr::write_bytes(ptr, 0xCD, bytes) };
+    scope.allocations.fetch_add(1, Ordering::SeqCst);
+    scope.bytes_outstanding.fetch_add(bytes, Ordering::SeqCst);
+    scope.blocks_outstanding.fetch_add(1, Ordering::SeqCst);
+    let previous = pool_records().insert(ptr as usize, Record { size: bytes, tag, scope });
+    assert!(previous.is_none(), "pool handed out a live block twice");
+    ptr
+}
+
+/// `ExFreePoolWithTag(ptr, tag)`: panics (the bug check) on an unknown block or a tag
+/// mismatch; poisons the block before releasing it.
+pub(super) unsafe fn pool_free(ptr: *mut u8, tag: u32) {
+    let record = {
+        let mut records = pool_records();
+        let Some(found) = records.get(&(ptr as usize)) else {
+            panic!("BAD_POOL_CALLER: ExFreePoolWithTag({ptr:p}) of a block that is not allocated");
+        };
+        // A wrong tag leaves the block allocated (and accounted), as the bug check would.
+        assert_eq!(
+            found.tag, tag,
+            "BAD_POOL_CALLER: ExFreePoolWithTag({ptr:p}) with tag {tag:#x}, allocated with {:#x}",
+            found.tag
+        );
+        records.remove(&(ptr as usize)).expect("present under the same lock")
+    };
+    // SAFETY: the record proves `ptr` is a live block of `record.size` bytes that we
+    // allocated with this layout; it is removed from the table, so freed once.
+    unsafe {
+        core::ptr::write_bytes(ptr, POOL_FREE_POISON, record.size);
+        std::alloc::dealloc(ptr, layout(record.size));
+    }
+    record.scope.frees.fetch_add(1, Ordering::SeqCst);
+    record.scope.bytes_outstanding.fetch_sub(record.size, Ordering::SeqCst);
+    record.scope.blocks_outstanding.fetch_sub(1, Ordering::SeqCst);
+}
+
+// ---------------------------------------------------------------------------------
+// Debug log
+// ---------------------------------------------------------------------------------
+
+pub(super) fn log(args: core::fmt::Arguments<'_>) {
+    let line = super::format_line::<512>(args);
+    let text = String::from(String::from_utf8_lossy(line.as_bytes()).trim_end());
+    if std::env::var_os("KSFRAME_LOG").is_some() {
+        std::eprintln!("{text}");
+    }
+    LOG.with(|l| l.borrow_mut().push(text));
+}
+
+/// Takes the log lines this thread wrote so far.
+pub fn take_log() -> Vec<String> {
+    LOG.with(|l| core::mem::take(&mut *l.borrow_mut()))
+}
+
+// ---------------------------------------------------------------------------------
+// Handle table
+// ---------------------------------------------------------------------------------
+
+/// What kind of object a fake handle refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FakeObjectKind {
+    /// A file object (what a KS allocator handle refers to).
+    File,
+    /// Any other object type (an event, a section, ...).
+    Event,
+}
+
+/// A fake kernel object behind host handles.
+#[derive(Debug)]
+pub struct FakeObject {
+    kind: FakeObjectKind,
+    /// References taken through `ObReferenceObjectByHandle` and not yet dropped.
+    references: AtomicUsize,
+    /// References ever taken (for tests that check a reference was used).
+    total_references: AtomicUsize,
+}
+
+impl FakeObject {
+    /// Object references currently held through the kernel boundary.
+    pub fn references(&self) -> usize {
+        self.references.load(Ordering::SeqCst)
+    }
+
+    /// References ever taken.
+    pub fn total_references(&self) -> usize {
+        self.total_references.load(Ordering::SeqCst)
+    }
+
+    /// The object body pointer that referencing returns (what `ObjectRef::as_ptr` gives).
+    pub fn body(self: &Arc<Self>) -> *mut c_void {
+        Arc::as_ptr(self).cast_mut().cast()
+    }
+
+    /// The object's kind.
+    pub fn kind(&self) -> FakeObjectKind {
+        self.kind
+    }
+}
+
+struct HandleEntry {
+    object: Arc<FakeObject>,
+    refuse: Option<NTSTATUS>,
+}
+
+#[derive(Default)]
+struct Handles {
+    next: usize,
+    handles: HashMap<usize, HandleEntry>,
+    /// Objects by body address; an object stays here while it has references, even
+    /// after its handles are closed (Ob keeps an object alive while referenced).
+    objects: HashMap<usize, Arc<FakeObject>>,
+}
+
+fn handles() -> MutexGuard<'static, Handles> {
+    static HANDLES: OnceLock<Mutex<Handles>> = OnceLock::new();
+    HANDLES
+        .get_or_init(|| Mutex::new(Handles { next: 0x100, ..Handles::default() }))
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Kernel handles have the top bit set on x64 (OBJ_KERNEL_HANDLE's encoding).
+const KERNEL_HANDLE_BIT: usize = 1 << (usize::BITS - 1);
+
+/// Whether `handle` is a kernel handle (sign bit set, as Windows encodes them).
+pub fn is_kernel_handle(handle: HANDLE) -> bool {
+    (handle as usize) & KERNEL_HANDLE_BIT != 0
+}
+
+/// Creates a fake object and a handle to it: a kernel handle (`kernel == true`, only a
+/// KernelMode requestor may use it) or a user handle.
+pub fn create_handle(kind: FakeObjectKind, kernel: bool) -> (HANDLE, Arc<FakeObject>) {
+    let object =
+        Arc::new(FakeObject { kind, references: AtomicUsize::new(0), total_references: AtomicUsize::new(0) });
+    let mut table = handles();
+    table.next += 4;
+    let mut value = table.next;
+    if kernel {
+        value |= KERNEL_HANDLE_BIT;
+    }
+    table.handles.insert(value, HandleEntry { object: object.clone(), refuse: None });
+    table.objects.insert(object.body() as usize, object.clone());
+    (core::ptr::without_provenance_mut(value), object)
+}
+
+/// Closes a handle: later lookups of it fail with STATUS_INVALID_HANDLE (a stale
+/// handle). References already taken stay valid.
+pub fn close_handle(handle: HANDLE) {
+    handles().handles.remove(&(handle as usize));
+}
+
+/// Fault injection: referencing `handle` fails with `status` from now on.
+pub fn refuse_handle(handle: HANDLE, status: NTSTATUS) {
+    if let Some(entry) = handles().handles.get_mut(&(handle as usize)) {
+        entry.refuse = Some(status);
+    }
+}
+
+pub(super) unsafe fn reference_object_by_handle(
+    handle: HANDLE,
+    _desired_access: u32,
+    object_type: ObjectType,
+    mode: KPROCESSOR_MODE,
+) -> Result<NonNull<c_void>, NTSTATUS> {
+    if mode != KernelMode && mode != UserMode {
+        panic!("ObReferenceObjectByHandle with AccessMode {mode}");
+    }
+    if mode == UserMode && is_kernel_handle(handle) {
+        return Err(STATUS_INVALID_HANDLE);
+    }
+    let table = handles();
+    let entry = table.handles.get(&(handle as usize)).ok_or(STATUS_INVALID_HANDLE)?;
+    if let Some(status) = entry.refuse {
+        return Err(status);
+    }
+    let kind_matches = match object_type {
+        ObjectType::File => entry.object.kind == FakeObjectKind::File,
+    };
+    if !kind_matches {
+        return Err(STATUS_OBJECT_TYPE_MISMATCH);
+    }
+    entry.object.references.fetch_add(1, Ordering::SeqCst);
+    entry.object.total_references.fetch_add(1, Ordering::SeqCst);
+    let _ = STATUS_ACCESS_DENIED; // documented status; produced through refuse_handle
+    Ok(NonNull::new(entry.object.body()).expect("Arc pointers are non-null"))
+}
+
+pub(super) unsafe fn dereference_object(object: NonNull<c_void>) {
+    let table = handles();
+    let Some(obj) = table.objects.get(&(object.as_ptr() as usize)) else {
+        panic!("ObDereferenceObject({object:p}) of an object that was never referenced");
+    };
+    let before = obj.references.fetch_sub(1, Ordering::SeqCst);
+    assert!(before > 0, "REFERENCE_BY_POINTER: object {object:p} dereferenced below zero");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{PoolBox, PoolBuffer, reference_object_by_handle};
+    use super::*;
+
+    #[test]
+    fn scope_counts_and_releases_every_byte() {
+        let scope = PoolScope::new();
+        let _g = scope.enter();
+        let a = PoolBuffer::new(100, 64, super::super::POOL_TAG).unwrap();
+        let b = PoolBox::try_new([7u64; 4], super::super::POOL_TAG).unwrap();
+        assert_eq!(a.as_ptr() as usize % 64, 0);
+        assert!(a.as_slice().iter().all(|&x| x == 0));
+        assert_eq!(b[3], 7);
+        let s = scope.stats();
+        assert_eq!((s.allocations, s.blocks_outstanding), (2, 2));
+        assert_eq!(s.bytes_outstanding, 100 + (64 - 16) + 32);
+        drop(a);
+        drop(b);
+        assert_eq!(scope.stats().bytes_outstanding, 0);
+        assert_eq!(scope.stats().frees, 2);
+    }
+
+    #[test]
+    fn nth_allocation_fails_once() {
+        let scope = PoolScope::new();
+        let _g = scope.enter();
+        scope.fail_nth_allocation(2);
+        let first = PoolBuffer::new(8, 16, 1);
+        let second = PoolBuffer::new(8, 16, 1);
+        let third = PoolBuffer::new(8, 16, 1);
+        assert!(first.is_ok());
+        assert_eq!(second.unwrap_err(), crate::ks::STATUS_INSUFFICIENT_RESOURCES);
+        assert!(third.is_ok());
+        assert_eq!(scope.stats().failed, 1);
+    }
+
+    #[test]
+    fn failing_from_n_fails_every_later_attempt() {
+        let scope = PoolScope::new();
+        let _g = scope.enter();
+        scope.fail_from_nth_allocation(1);
+        assert!(PoolBuffer::new(8, 16, 1).is_err());
+        assert!(PoolBox::try_new(1u8, 1).is_err());
+        scope.clear_faults();
+        assert!(PoolBuffer::new(8, 16, 1).is_ok());
+    }
+
+    #[test]
+    fn pool_box_hands_value_back_on_failure() {
+        let scope = PoolScope::new();
+        let _g = scope.enter();
+        scope.fail_nth_allocation(1);
+        let (v, status) = PoolBox::try_new(std::string::String::from("kept"), 1).unwrap_err();
+        assert_eq!(v, "kept");
+        assert_eq!(status, crate::ks::STATUS_INSUFFICIENT_RESOURCES);
+    }
+
+    #[test]
+    fn bad_buffer_requests_are_invalid_parameter() {
+        use crate::ks::STATUS_INVALID_PARAMETER;
+        assert_eq!(PoolBuffer::new(0, 16, 1).unwrap_err(), STATUS_INVALID_PARAMETER);
+        assert_eq!(PoolBuffer::new(8, 24, 1).unwrap_err(), STATUS_INVALID_PARAMETER);
+        assert_eq!(PoolBuffer::new(8, 8192, 1).unwrap_err(), STATUS_INVALID_PARAMETER);
+        assert_eq!(PoolBuffer::new(usize::MAX, 4096, 1).unwrap_err(), STATUS_INVALID_PARAMETER);
+    }
+
+    #[test]
+    fn every_power_of_two_alignment_up_to_a_page_is_honoured() {
+        let scope = PoolScope::new();
+        let _g = scope.enter();
+        let mut align = 1;
+        while align <= super::super::PAGE_SIZE {
+            let b = PoolBuffer::new(3, align, 1).unwrap();
+            assert_eq!(b.as_ptr() as usize % align, 0, "align {align}");
+            assert!(b.contains(b.as_ptr()) && !b.contains(b.as_ptr().wrapping_add(3)));
+            align *= 2;
+        }
+        assert_eq!(scope.bytes_outstanding(), 0);
+    }
+
+    #[test]
+    fn freeing_with_a_wrong_tag_bugchecks_and_keeps_the_block() {
+        let scope = PoolScope::new();
+        let _g = scope.enter();
+        let raw = PoolBox::try_new(5u32, 1).unwrap().into_raw();
+        let outcome = std::panic::catch_unwind(|| {
+            // SAFETY: deliberately wrong tag; the host backend panics before freeing.
+            drop(unsafe { PoolBox::from_raw(raw, 2) });
+        });
+        let message = outcome.unwrap_err();
+        let message = message.downcast_ref::<std::string::String>().unwrap();
+        assert!(message.contains("BAD_POOL_CALLER"), "{message}");
+        assert_eq!(scope.stats().blocks_outstanding, 1, "the block stays allocated");
+        // SAFETY: the block is still allocated; now freed with its own tag.
+        drop(unsafe { PoolBox::from_raw(raw, 1) });
+        assert_eq!(scope.bytes_outstanding(), 0);
+    }
+
+    #[test]
+    fn handles_follow_ob_status_codes_and_balance_references() {
+        use crate::ks::{KernelMode, UserMode};
+        let (user, file) = create_handle(FakeObjectKind::File, false);
+        let (kernel, kfile) = create_handle(FakeObjectKind::File, true);
+        let (event, _) = create_handle(FakeObjectKind::Event, false);
+        assert!(is_kernel_handle(kernel) && !is_kernel_handle(user));
+
+        let r = reference_object_by_handle(user, 0, ObjectType::File, UserMode).unwrap();
+        assert_eq!(r.as_ptr(), file.body());
+        assert_eq!(file.references(), 1);
+        drop(r);
+        assert_eq!(file.references(), 0);
+
+        assert_eq!(
+            reference_object_by_handle(kernel, 0, ObjectType::File, UserMode).unwrap_err(),
+            STATUS_INVALID_HANDLE
+        );
+        let k = reference_object_by_handle(kernel, 0, ObjectType::File, KernelMode).unwrap();
+        assert_eq!(kfile.references(), 1);
+        assert_eq!(
+            reference_object_by_handle(event, 0, ObjectType::File, KernelMode).unwrap_err(),
+            STATUS_OBJECT_TYPE_MISMATCH
+        );
+        let forged: HANDLE = core::ptr::without_provenance_mut(0x7777_0000);
+        assert_eq!(
+            reference_object_by_handle(forged, 0, ObjectType::File, KernelMode).unwrap_err(),
+            STATUS_INVALID_HANDLE
+        );
+        // A reference outlives its handle; the handle itself goes stale.
+        close_handle(kernel);
+        assert_eq!(
+            reference_object_by_handle(kernel, 0, ObjectType::File, KernelMode).unwrap_err(),
+            STATUS_INVALID_HANDLE
+        );
+        drop(k);
+        assert_eq!(kfile.references(), 0);
+
+        refuse_handle(user, STATUS_ACCESS_DENIED);
+        assert_eq!(
+            reference_object_by_handle(user, 0, ObjectType::File, UserMode).unwrap_err(),
+            STATUS_ACCESS_DENIED
+        );
+        assert_eq!(file.references(), 0);
+        assert_eq!(file.total_references(), 1);
+    }
+
+    #[test]
+    fn log_lines_are_captured_per_thread() {
+        let _ = take_log();
+        crate::log!("hello {}", 42);
+        assert_eq!(take_log(), std::vec![std::string::String::from("ksframe: hello 42")]);
+    }
+}

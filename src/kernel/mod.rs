@@ -1,0 +1,231 @@
+//! The platform boundary: the one module that knows which build it is in.
+//!
+//! Everything above this module calls the same functions in all three builds; the
+//! backend behind them is chosen here, once:
+//!
+//! | build  | selected when                                   | backend          |
+//! |--------|-------------------------------------------------|------------------|
+//! | host   | feature `host`                                  | [`host`] (std)   |
+//! | driver | feature `wdk` on a Windows target, not `host`   | `wdk` (wdk-sys)  |
+//! | cross  | otherwise (`--no-default-features` on Windows)  | `raw` (raw-dylib)|
+//!
+//! On a non-Windows target without `host` (a plain `cargo build` on Linux) the `raw`
+//! backend is compiled against plain `extern` declarations, so the driver code is
+//! type-checked and linked as a shared object even there.
+//!
+//! # Kernel contract
+//!
+//! - [`PoolBuffer::new`] / drop: IRQL <= DISPATCH_LEVEL, any context; the memory is
+//!   non-paged, so it may be touched at any IRQL <= DISPATCH_LEVEL.
+//! - [`reference_object_by_handle`]: PASSIVE_LEVEL, in the context of the process
+//!   that owns the handle (for a user-mode requestor: the requestor's process, which
+//!   is where KS property handlers run). [`ObjectRef`] drop: IRQL <= DISPATCH_LEVEL.
+//! - [`log!`](crate::log): IRQL <= DIRQL; the line is formatted into a fixed stack
+//!   buffer and truncated, never allocated.
+//! - [`Irp`]: a borrowed view of an IRP that the I/O manager owns; it lives only as
+//!   long as the dispatch call that received the IRP.
+//! - [`sync`]: the atomics the allocator uses: `core`'s, or loom's under `cfg(loom)`.
+
+#![allow(clippy::module_name_repetitions)]
+
+mod irp;
+mod pool;
+
+pub use irp::Irp;
+pub use pool::{POOL_TAG, PoolBox, PoolBuffer};
+
+use crate::ks::{HANDLE, KPROCESSOR_MODE, NTSTATUS, PVOID};
+use core::ptr::NonNull;
+
+#[cfg(feature = "host")]
+pub mod host;
+#[cfg(feature = "host")]
+use host as backend;
+
+#[cfg(all(not(feature = "host"), feature = "wdk", windows))]
+mod wdk;
+#[cfg(all(not(feature = "host"), feature = "wdk", windows))]
+use wdk as backend;
+
+// The raw imports serve the cross build, and the driver build reuses part of them.
+#[cfg(not(feature = "host"))]
+pub(crate) mod raw;
+#[cfg(all(not(feature = "host"), not(all(feature = "wdk", windows))))]
+use raw as backend;
+
+/// Which backend this build uses, for logs and tests.
+pub const BACKEND: &str = backend::NAME;
+
+/// The size of a page on x64; the largest alignment [`PoolBuffer`] accepts.
+pub const PAGE_SIZE: usize = 4096;
+
+/// The alignment every pool allocation has at least (x64 pool blocks are 16-aligned).
+pub const POOL_ALIGNMENT: usize = 16;
+
+/// Atomics for lock-free code: `core`'s in every build, loom's model under `cfg(loom)`.
+pub mod sync {
+    #[cfg(loom)]
+    pub use loom::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
+
+    #[cfg(not(loom))]
+    pub use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
+}
+
+/// Object types [`reference_object_by_handle`] can demand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ObjectType {
+    /// `*IoFileObjectType`: a file object (a KS allocator is a file object).
+    File,
+}
+
+/// A counted reference to a kernel object, dropped with `ObDereferenceObject`.
+///
+/// # Invariants
+///
+/// `object` was returned by a successful `ObReferenceObjectByHandle` (or the host
+/// backend's equivalent) and this value owns exactly one of the references taken then.
+#[derive(Debug)]
+pub struct ObjectRef {
+    object: NonNull<core::ffi::c_void>,
+}
+
+// SAFETY: a counted object reference may be dropped on any thread (ObDereferenceObject
+// is callable at IRQL <= DISPATCH_LEVEL from any context).
+unsafe impl Send for ObjectRef {}
+// SAFETY: `&ObjectRef` only exposes the pointer value, never the object.
+unsafe impl Sync for ObjectRef {}
+
+impl ObjectRef {
+    /// The referenced object's body, for comparison and for passing back to the kernel.
+    pub fn as_ptr(&self) -> PVOID {
+        self.object.as_ptr()
+    }
+}
+
+impl Drop for ObjectRef {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant we own one reference to `object`.
+        unsafe { backend::dereference_object(self.object) }
+    }
+}
+
+/// References the object behind `handle`, checking its type, with the access the
+/// requestor in `mode` has (`KernelMode` skips the access check, as Ob does).
+///
+/// Returns the NTSTATUS of `ObReferenceObjectByHandle` on failure: STATUS_INVALID_HANDLE
+/// for a stale or forged handle (or a kernel handle used by a user-mode requestor),
+/// STATUS_OBJECT_TYPE_MISMATCH for another object type, STATUS_ACCESS_DENIED.
+///
+/// Must run at PASSIVE_LEVEL in the handle owner's process context.
+// A HANDLE is an index into a handle table, never dereferenced: safe to take from anyone.
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
+pub fn reference_object_by_handle(
+    handle: HANDLE,
+    desired_access: u32,
+    object_type: ObjectType,
+    mode: KPROCESSOR_MODE,
+) -> Result<ObjectRef, NTSTATUS> {
+    // SAFETY: the backend only uses `handle` as a lookup key in the handle table of the
+    // current process; any value is acceptable there.
+    let object = unsafe { backend::reference_object_by_handle(handle, desired_access, object_type, mode) }?;
+    // INVARIANT: the backend returned a freshly taken reference that we now own.
+    Ok(ObjectRef { object })
+}
+
+/// Writes one line to the kernel debugger (DbgPrintEx, IHVDRIVER, INFO level).
+///
+/// Use the [`log!`](crate::log) macro rather than calling this directly.
+pub fn log_fmt(args: core::fmt::Arguments<'_>) {
+    backend::log(args);
+}
+
+/// Logs one line to the kernel debugger: `ksframe: ` + the formatted text.
+///
+/// Formats into a fixed buffer on the stack (truncating long lines); never allocates.
+#[macro_export]
+macro_rules! log {
+    ($($arg:tt)*) => {
+        $crate::kernel::log_fmt(format_args!($($arg)*))
+    };
+}
+
+/// A fixed-capacity line buffer for the log backends: truncates, never allocates,
+/// always leaves room for a terminating NUL.
+pub(crate) struct LineBuf<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> LineBuf<N> {
+    pub(crate) const fn new() -> Self {
+        Self { buf: [0; N], len: 0 }
+    }
+
+    /// The text written so far, NUL-terminated (the NUL is not part of the slice's
+    /// text but follows it in the buffer).
+    #[cfg_attr(feature = "host", allow(dead_code))]
+    pub(crate) fn as_c_ptr(&self) -> *const u8 {
+        self.buf.as_ptr()
+    }
+
+    #[cfg_attr(not(feature = "host"), allow(dead_code))]
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or(&[])
+    }
+}
+
+impl<const N: usize> core::fmt::Write for LineBuf<N> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        // Keep one byte for the NUL; drop what does not fit (truncation, not an error,
+        // so a long line still prints its start).
+        let room = N.saturating_sub(1).saturating_sub(self.len);
+        let take = s.len().min(room);
+        if let (Some(dst), Some(src)) =
+            (self.buf.get_mut(self.len..self.len.saturating_add(take)), s.as_bytes().get(..take))
+        {
+            dst.copy_from_slice(src);
+            self.len = self.len.saturating_add(take);
+        }
+        if let Some(nul) = self.buf.get_mut(self.len) {
+            *nul = 0;
+        }
+        Ok(())
+    }
+}
+
+/// Formats `args` behind the `ksframe: ` prefix into a line buffer.
+pub(crate) fn format_line<const N: usize>(args: core::fmt::Arguments<'_>) -> LineBuf<N> {
+    use core::fmt::Write as _;
+    let mut line = LineBuf::<N>::new();
+    // Writing into a LineBuf never fails (it truncates), and a Display impl that
+    // reports an error only shortens the line.
+    let _ = line.write_str("ksframe: ");
+    let _ = line.write_fmt(args);
+    let _ = line.write_str("\n");
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_buffer_truncates_and_terminates() {
+        let line = format_line::<16>(format_args!("{}", "abcdefghijklmnopqrstuvwxyz"));
+        assert_eq!(line.as_bytes(), b"ksframe: abcdef");
+        assert_eq!(line.as_bytes().len(), 15);
+        // SAFETY: the buffer is 16 bytes and byte 15 is the terminating NUL.
+        assert_eq!(unsafe { *line.as_c_ptr().add(15) }, 0);
+    }
+
+    #[test]
+    fn line_buffer_keeps_short_lines_whole() {
+        let line = format_line::<64>(format_args!("pin {} state {}", 1, "RUN"));
+        assert_eq!(line.as_bytes(), b"ksframe: pin 1 state RUN\n");
+    }
+
+    #[test]
+    fn backend_is_host_in_tests() {
+        assert_eq!(BACKEND, "host");
+    }
+}

@@ -1,0 +1,245 @@
+//! The raw backend (the cross build): imports of ntoskrnl.exe declared by hand.
+//!
+//! On a Windows target the imports are `#[link(kind = "raw-dylib", modifiers = "+verbatim")]`, so rustc writes
+//! the import table itself and no import library is needed: this is how the image is
+//! linked on Linux with rust-lld. On any other target (a plain `cargo build` on Linux)
+//! the same declarations are plain `extern` items, which type-checks the driver code.
+//!
+//! Every import here exists in Wine 8.0's ntoskrnl, except ExAllocatePool2 (Windows 10
+//! 2004+), which is looked up at run time with MmGetSystemRoutineAddress, falling back
+//! to ExAllocatePoolWithTag(NonPagedPoolNx) as drivers for older Windows do.
+//!
+//! # Kernel contract
+//!
+//! As in the parent module: pool calls at IRQL <= DISPATCH_LEVEL, object referencing at
+//! PASSIVE_LEVEL, DbgPrintEx at any IRQL up to DIRQL (its arguments must be resident,
+//! which a stack buffer is).
+
+use super::ObjectType;
+use crate::ks::{HANDLE, KPROCESSOR_MODE, NTSTATUS, NonPagedPoolNx, POOL_TYPE, PVOID};
+use core::ffi::c_void;
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+pub(super) const NAME: &str = "raw";
+
+/// `POOL_FLAG_NON_PAGED` for ExAllocatePool2 (wdm.h).
+const POOL_FLAG_NON_PAGED: u64 = 0x0000_0000_0000_0040;
+/// `DPFLTR_IHVDRIVER_ID` (dpfilter.h): the component id for third-party drivers.
+const DPFLTR_IHVDRIVER_ID: u32 = 77;
+/// `DPFLTR_INFO_LEVEL`: shown when `Debug Print Filter\IHVDRIVER` allows level 3.
+const DPFLTR_INFO_LEVEL: u32 = 3;
+
+/// `UNICODE_STRING` as MmGetSystemRoutineAddress takes it.
+#[repr(C)]
+struct UnicodeStr {
+    length: u16,
+    maximum_length: u16,
+    buffer: *const u16,
+}
+
+type ExAllocatePool2Fn = unsafe extern "system" fn(flags: u64, bytes: usize, tag: u32) -> PVOID;
+
+#[cfg_attr(windows, link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim"))]
+unsafe extern "system" {
+    fn ExAllocatePoolWithTag(pool_type: POOL_TYPE, bytes: usize, tag: u32) -> PVOID;
+    fn ExFreePoolWithTag(p: PVOID, tag: u32);
+    fn MmGetSystemRoutineAddress(name: *const UnicodeStr) -> PVOID;
+    fn ObReferenceObjectByHandle(
+        handle: HANDLE,
+        desired_access: u32,
+        object_type: PVOID,
+        access_mode: KPROCESSOR_MODE,
+        object: *mut PVOID,
+        handle_information: PVOID,
+    ) -> NTSTATUS;
+    fn ObfDereferenceObject(object: PVOID) -> isize;
+    /// `POBJECT_TYPE *IoFileObjectType`: an exported data item (a pointer to the
+    /// pointer to the file object type).
+    static IoFileObjectType: *mut PVOID;
+}
+
+#[cfg_attr(windows, link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim"))]
+unsafe extern "C" {
+    fn DbgPrintEx(component_id: u32, level: u32, format: *const u8, ...) -> u32;
+}
+
+/// The resolved ExAllocatePool2, or 1 when it is absent, or 0 before the first lookup.
+static EX_ALLOCATE_POOL2: AtomicUsize = AtomicUsize::new(0);
+const ABSENT: usize = 1;
+
+/// UTF-16 of "ExAllocatePool2", built at compile time (an out-of-bounds index here would
+/// be a compile error, not a run-time panic).
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+const EX_ALLOCATE_POOL2_NAME: [u16; 15] = {
+    let s = b"ExAllocatePool2";
+    let mut out = [0u16; 15];
+    let mut i = 0;
+    while i < s.len() {
+        out[i] = s[i] as u16;
+        i += 1;
+    }
+    out
+};
+
+/// Its length in bytes, as UNICODE_STRING counts it.
+#[allow(clippy::arithmetic_side_effects)]
+const EX_ALLOCATE_POOL2_BYTES: u16 = (EX_ALLOCATE_POOL2_NAME.len() * 2) as u16;
+
+fn ex_allocate_pool2() -> Option<ExAllocatePool2Fn> {
+    let mut cached = EX_ALLOCATE_POOL2.load(Ordering::Acquire);
+    if cached == 0 {
+        let name = UnicodeStr {
+            length: EX_ALLOCATE_POOL2_BYTES,
+            maximum_length: EX_ALLOCATE_POOL2_BYTES,
+            buffer: EX_ALLOCATE_POOL2_NAME.as_ptr(),
+        };
+        // SAFETY: `name` is a valid counted string for the duration of the call;
+        // MmGetSystemRoutineAddress runs at PASSIVE_LEVEL, and so does the first pool
+        // allocation of a driver (DriverEntry / pin creation).
+        let found = unsafe { MmGetSystemRoutineAddress(&name) };
+        cached = if found.is_null() { ABSENT } else { found as usize };
+        // Racing first calls store the same value: Release publishes it.
+        EX_ALLOCATE_POOL2.store(cached, Ordering::Release);
+    }
+    if cached == ABSENT {
+        return None;
+    }
+    // SAFETY: `cached` is the address of the kernel's ExAllocatePool2, whose signature
+    // is ExAllocatePool2Fn (wdm.h).
+    Some(unsafe { core::mem::transmute::<usize, ExAllocatePool2Fn>(cached) })
+}
+
+/// Which allocator the raw backend uses on this kernel, for the load log.
+pub(crate) fn pool_routine_name() -> &'static str {
+    if ex_allocate_pool2().is_some() { "ExAllocatePool2" } else { "ExAllocatePoolWithTag" }
+}
+
+pub(super) unsafe fn pool_alloc(bytes: usize, tag: u32) -> *mut u8 {
+    match ex_allocate_pool2() {
+        // SAFETY: documented ntoskrnl calls with a non-paged pool request; callers stay
+        // at IRQL <= DISPATCH_LEVEL (module contract).
+        Some(alloc2) => unsafe { alloc2(POOL_FLAG_NON_PAGED, bytes, tag) }.cast(),
+        // SAFETY: as above.
+        None => unsafe { ExAllocatePoolWithTag(NonPagedPoolNx, bytes, tag) }.cast(),
+    }
+}
+
+pub(super) unsafe fn pool_free(ptr: *mut u8, tag: u32) {
+    // SAFETY: the caller passes a block from pool_alloc with its tag (parent contract).
+    unsafe { ExFreePoolWithTag(ptr.cast(), tag) }
+}
+
+pub(super) fn log(args: core::fmt::Arguments<'_>) {
+    let line = super::format_line::<256>(args);
+    // SAFETY: "%s" with a NUL-terminated buffer on our stack, valid for the call.
+    unsafe {
+        DbgPrintEx(DPFLTR_IHVDRIVER_ID, DPFLTR_INFO_LEVEL, c"%s".as_ptr().cast(), line.as_c_ptr());
+    }
+}
+
+pub(super) unsafe fn reference_object_by_handle(
+    handle: HANDLE,
+    desired_access: u32,
+    object_type: ObjectType,
+    mode: KPROCESSOR_MODE,
+) -> Result<NonNull<c_void>, NTSTATUS> {
+    let type_ptr = match object_type {
+        // SAFETY: IoFileObjectType is an exported, initialised kernel variable.
+        ObjectType::File => unsafe { *IoFileObjectType },
+    };
+    let mut object: PVOID = core::ptr::null_mut();
+    // SAFETY: documented call at PASSIVE_LEVEL; `object` is a valid out pointer.
+    let status = unsafe {
+        ObReferenceObjectByHandle(handle, desired_access, type_ptr, mode, &mut object, core::ptr::null_mut())
+    };
+    if !crate::ks::NT_SUCCESS(status) {
+        return Err(status);
+    }
+    NonNull::new(object).ok_or(crate::ks::STATUS_INVALID_HANDLE)
+}
+
+pub(super) unsafe fn dereference_object(object: NonNull<c_void>) {
+    // SAFETY: the caller owns one reference to `object` (ObjectRef invariant).
+    unsafe {
+        ObfDereferenceObject(object.as_ptr());
+    }
+}
+
+#[cfg_attr(windows, link(name = "ks.sys", kind = "raw-dylib", modifiers = "+verbatim"))]
+unsafe extern "system" {
+    fn KsInitializeDriver(
+        DriverObject: *mut crate::ks::DRIVER_OBJECT,
+        RegistryPathName: *const crate::ks::UNICODE_STRING,
+        Descriptor: *const crate::ks::KSDEVICE_DESCRIPTOR,
+    ) -> NTSTATUS;
+}
+
+#[cfg_attr(windows, link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim"))]
+unsafe extern "system" {
+    fn KeBugCheckEx(code: u32, p1: usize, p2: usize, p3: usize, p4: usize) -> !;
+}
+
+/// `KsInitializeDriver`: hands the driver object to AVStream with the device descriptor.
+///
+/// # Safety
+///
+/// Call from DriverEntry at PASSIVE_LEVEL with the arguments DriverEntry received;
+/// `descriptor` must outlive the driver (a static).
+pub(crate) unsafe fn ks_initialize_driver(
+    driver: *mut crate::ks::DRIVER_OBJECT,
+    registry_path: *const crate::ks::UNICODE_STRING,
+    descriptor: &'static crate::ks::KSDEVICE_DESCRIPTOR,
+) -> NTSTATUS {
+    // SAFETY: the caller's contract is KsInitializeDriver's.
+    unsafe { KsInitializeDriver(driver, registry_path, descriptor) }
+}
+
+/// Stops the machine with MANUALLY_INITIATED_CRASH (0xE2) and `KsFr` + `line` as
+/// parameters: what a panic in the kernel build does (there is no unwinding).
+pub(crate) fn bug_check(line: u32) -> ! {
+    // SAFETY: KeBugCheckEx may be called at any IRQL and does not return.
+    unsafe { KeBugCheckEx(0xE2, super::POOL_TAG as usize, line as usize, 0, 0) }
+}
+
+/// What the compiler's output needs from a C runtime, for the cross build only (the WDK
+/// build links the kernel CRT, libcntpr.lib, instead).
+///
+/// - `memcpy`, `memmove`, `memset`, `memcmp`: LLVM emits calls to them; ntoskrnl.exe
+///   exports all four, so they are imported from it like any kernel routine.
+/// - `__CxxFrameHandler3`: the precompiled `core` for this target was built with
+///   unwinding, and its unwind tables name this personality routine. With
+///   `panic = "abort"` no Rust unwind ever starts; should a kernel SEH exception pass
+///   through a `core` frame, the routine answers ExceptionContinueSearch, so the search
+///   goes on to the frames that have a handler, as if `core` had none.
+/// - `_fltused`: MSVC's marker that the image contains floating-point code (`core`'s
+///   float formatting); the driver itself does no floating point.
+#[cfg(all(windows, not(feature = "wdk")))]
+mod crt {
+    // Never called from Rust: the linker resolves LLVM's calls against these imports.
+    #[allow(dead_code)]
+    #[link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")]
+    unsafe extern "C" {
+        pub fn memcpy(dest: *mut u8, src: *const u8, n: usize) -> *mut u8;
+        pub fn memmove(dest: *mut u8, src: *const u8, n: usize) -> *mut u8;
+        pub fn memset(dest: *mut u8, c: i32, n: usize) -> *mut u8;
+        pub fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32;
+    }
+
+    /// EXCEPTION_DISPOSITION::ExceptionContinueSearch.
+    const EXCEPTION_CONTINUE_SEARCH: i32 = 1;
+
+    #[unsafe(no_mangle)]
+    extern "C" fn __CxxFrameHandler3(
+        _record: *mut u8,
+        _frame: *mut u8,
+        _context: *mut u8,
+        _dispatcher: *mut u8,
+    ) -> i32 {
+        EXCEPTION_CONTINUE_SEARCH
+    }
+
+    #[unsafe(no_mangle)]
+    #[used]
+    static _fltused: i32 = 0;
+}

@@ -1,0 +1,23 @@
+//! The wdk backend (the Windows driver build): pool memory through wdk-sys.
+//!
+//! The WDK build targets Windows 10 2004 and later, where ExAllocatePool2 exists, so it
+//! is called directly through wdk-sys's binding; freeing uses ExFreePoolWithTag with the
+//! same tag. Object references and the debug log use the raw backend's ntoskrnl imports
+//! (raw-dylib links the same way under the MSVC linker), so the two kernel builds share
+//! them. Only a Windows build with the WDK compiles this file.
+
+pub(super) use super::raw::{dereference_object, log, reference_object_by_handle};
+
+pub(super) const NAME: &str = "wdk";
+
+pub(super) unsafe fn pool_alloc(bytes: usize, tag: u32) -> *mut u8 {
+    // SAFETY: ExAllocatePool2 with POOL_FLAG_NON_PAGED at IRQL <= DISPATCH_LEVEL (the
+    // parent module's contract); it returns null on failure.
+    unsafe { wdk_sys::ntddk::ExAllocatePool2(wdk_sys::POOL_FLAG_NON_PAGED, bytes as wdk_sys::SIZE_T, tag) }
+        .cast()
+}
+
+pub(super) unsafe fn pool_free(ptr: *mut u8, tag: u32) {
+    // SAFETY: `ptr` came from pool_alloc with `tag` (parent contract).
+    unsafe { wdk_sys::ntddk::ExFreePoolWithTag(ptr.cast(), tag) }
+}

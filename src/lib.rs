@@ -1,0 +1,40 @@
+//! ksframe: an AVStream minidriver whose pins bring their own KS frame allocator.
+//!
+//! One crate, three builds (see README.md):
+//!
+//! - **driver** (Windows host with the WDK, default feature `wdk`): the KMDF-hosted
+//!   `ksframe.sys`, through windows-drivers-rs;
+//! - **host** (feature `host`, any OS): a `std` build of the same code with a host
+//!   kernel backend that accounts for every pool byte and can inject faults; tests,
+//!   examples and benches use it;
+//! - **cross** (`--target x86_64-pc-windows-msvc --no-default-features` on Linux): a
+//!   real PE32+ kernel image from the same source, importing only kernel exports.
+//!
+//! Layers, each a module; a layer uses only the ones below it:
+//!
+//! - [`ks`]: the Kernel Streaming ABI (`repr(C)` types, constants, GUIDs), no logic;
+//! - [`kernel`]: the platform boundary, the only module that knows which build it is in.
+//!
+//! The crate is `no_std` in every build; `std` comes in only with the `host` feature.
+
+#![no_std]
+// No panic reachable from a kernel entry point. Host-only modules (the host kernel
+// backend, which panics to imitate a bug check) opt out locally and say why.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+
+#[cfg(feature = "host")]
+extern crate std;
+
+pub mod allocator;
+pub mod kernel;
+pub mod ks;
+
+#[cfg(not(feature = "host"))]
+mod driver;
