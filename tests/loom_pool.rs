@@ -204,31 +204,37 @@ fn aba_schedule_keeps_the_free_set_exact() {
 
 #[test]
 fn free_racing_delete_releases_exactly_once() {
+    // Three frames out; two threads return them while DeleteAllocator runs: exactly one
+    // of the three parties releases the pool, after the last frame is back.
     static RUNS: Executions = Executions::new();
     loom::model(|| {
         RUNS.tick();
         let scope = PoolScope::new();
         let _g = scope.enter();
-        let pool = new_pool(2);
-        let a = pool.pool().allocate().unwrap().as_ptr() as usize;
-        let b = pool.pool().allocate().unwrap().as_ptr() as usize;
+        let pool = new_pool(3);
+        let frames: Vec<usize> = (0..3).map(|_| pool.pool().allocate().unwrap().as_ptr() as usize).collect();
         let released = Arc::new(loom::sync::atomic::AtomicUsize::new(0));
-        let r1 = released.clone();
-        let freer = loom::thread::spawn(move || {
-            for p in [a, b] {
-                // SAFETY: the pool is live until the last of these frees releases it.
-                if unsafe { FramePool::free(pool.0, p as *mut u8) } == Ok(FreeOutcome::ReleasedPool) {
-                    r1.fetch_add(1, Ordering::SeqCst);
+        let freer = |mine: Vec<usize>| {
+            let released = released.clone();
+            loom::thread::spawn(move || {
+                for p in mine {
+                    // SAFETY: the pool is live until the last of the frees releases it.
+                    if unsafe { FramePool::free(pool.0, p as *mut u8) } == Ok(FreeOutcome::ReleasedPool) {
+                        released.fetch_add(1, Ordering::SeqCst);
+                    }
                 }
-            }
-        });
+            })
+        };
+        let a = freer(vec![frames[0]]);
+        let b = freer(vec![frames[1], frames[2]]);
         // SAFETY: live pool (frames are out, so it cannot be released before this).
         if unsafe { FramePool::delete(pool.0) } == DeleteOutcome::Released {
             released.fetch_add(1, Ordering::SeqCst);
         }
-        freer.join().unwrap();
+        a.join().unwrap();
+        b.join().unwrap();
         assert_eq!(released.load(Ordering::SeqCst), 1, "released twice or never");
         assert_eq!(scope.bytes_outstanding(), 0, "leaked");
     });
-    RUNS.assert_at_least(10);
+    RUNS.assert_at_least(20);
 }
