@@ -53,6 +53,21 @@ if cargo tree --locked --target x86_64-unknown-linux-gnu -e normal,build | grep 
     exit 1
 fi
 
+step "the same Cargo.toml pulls all five wdk crates for a Windows build"
+windows_tree="$(cargo tree --locked --target x86_64-pc-windows-msvc -e normal --depth 1)"
+for crate in wdk wdk-sys wdk-alloc wdk-panic; do
+    grep -q " $crate v" <<<"$windows_tree" \
+        || { echo "$crate is not a dependency of the Windows build" >&2; exit 1; }
+done
+# Build-dependency target tables are evaluated against the host, so cargo tree on Linux
+# cannot show wdk-build; the manifest's declaration is checked instead.
+cargo metadata --locked --format-version 1 --no-deps | python3 -c '
+import json, sys
+deps = json.load(sys.stdin)["packages"][0]["dependencies"]
+ok = any(d["name"] == "wdk-build" and d["kind"] == "build" and d["target"] == "cfg(windows)" for d in deps)
+sys.exit(0 if ok else "wdk-build is not a cfg(windows) build-dependency")
+'
+
 # --- ABI table ------------------------------------------------------------------------
 step "KS ABI table regenerated from mingw-w64's ks.h matches the committed one"
 abi_tmp="$(mktemp)"
