@@ -7,25 +7,9 @@
 //! calls it. It hands the driver to AVStream with `KsInitializeDriver`, which installs
 //! AVStream's dispatch routines in the driver object.
 
+use crate::avstream::DEVICE_DESCRIPTOR;
 use crate::kernel::raw;
-use crate::ks::{DRIVER_OBJECT, KSDEVICE_DESCRIPTOR, KSDEVICE_DESCRIPTOR_VERSION, NTSTATUS, UNICODE_STRING};
-
-/// The device descriptor AVStream builds the device from. At this stage it has no
-/// filters; the AVStream layer fills it in.
-static DEVICE_DESCRIPTOR: KSDEVICE_DESCRIPTOR = KSDEVICE_DESCRIPTOR {
-    Dispatch: core::ptr::null(),
-    FilterDescriptorsCount: 0,
-    FilterDescriptors: core::ptr::null(),
-    Version: KSDEVICE_DESCRIPTOR_VERSION,
-    Flags: 0,
-};
-
-/// The allocator's dispatch table, kept in the image. Until the pin descriptors of the
-/// AVStream layer point at it, nothing else references it and link-time optimisation
-/// would drop the allocator; kept, its code and its kernel imports (ExAllocatePoolWithTag,
-/// ExFreePoolWithTag, ...) are part of what the image checks cover.
-#[used]
-static KEEP_ALLOCATOR: &crate::ks::KSALLOCATOR_DISPATCH = &crate::allocator::ALLOCATOR_DISPATCH;
+use crate::ks::{DRIVER_OBJECT, NTSTATUS, UNICODE_STRING};
 
 /// The driver's entry point (`/ENTRY:DriverEntry` in the cross build; called by
 /// `FxDriverEntry` in the KMDF build).
@@ -41,7 +25,7 @@ pub unsafe extern "system" fn DriverEntry(
 ) -> NTSTATUS {
     crate::log!("DriverEntry backend={} pool={}", crate::kernel::BACKEND, raw::pool_routine_name());
     // SAFETY: we are DriverEntry: the arguments are the loader's, PASSIVE_LEVEL holds,
-    // and DEVICE_DESCRIPTOR is a static.
+    // and DEVICE_DESCRIPTOR (crate::avstream) is a static.
     let status = unsafe { raw::ks_initialize_driver(driver, registry_path, &DEVICE_DESCRIPTOR) };
     crate::log!("DriverEntry status={:#010x}", status as u32);
     status

@@ -28,13 +28,30 @@
     clippy::arithmetic_side_effects
 )]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+// Unit tests assert by panicking.
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
 
 #[cfg(feature = "host")]
 extern crate std;
 
 pub mod allocator;
+pub mod avstream;
+pub mod framing;
 pub mod kernel;
 pub mod ks;
+pub mod pin;
+pub mod property;
+#[cfg(feature = "host")]
+pub mod sim;
 
 #[cfg(not(feature = "host"))]
 mod driver;

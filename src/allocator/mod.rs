@@ -38,6 +38,7 @@ use crate::ks::{
     KSALLOCATOR_DISPATCH, KSALLOCATOR_FRAMING, KSPIN, NTSTATUS, PVOID, STATUS_INVALID_PARAMETER,
     STATUS_SUCCESS,
 };
+use crate::pin::PinState;
 use core::ptr::NonNull;
 
 /// The allocator's counters, as the private property set reports them.
@@ -75,9 +76,10 @@ pub static ALLOCATOR_DISPATCH: KSALLOCATOR_DISPATCH = KSALLOCATOR_DISPATCH {
 /// # Safety
 ///
 /// Called by KS: `framing` is null or points to a KSALLOCATOR_FRAMING, `context` is null
-/// or points to a writable PVOID. `pin` is not used.
+/// or points to a writable PVOID, `pin` is null or a live pin whose Context is null or
+/// ksframe's PinState (the pool is then recorded there, for the statistics property).
 pub unsafe extern "system" fn initialize_allocator(
-    _pin: *mut KSPIN,
+    pin: *mut KSPIN,
     framing: *mut KSALLOCATOR_FRAMING,
     context: *mut PVOID,
 ) -> NTSTATUS {
@@ -94,7 +96,16 @@ pub unsafe extern "system" fn initialize_allocator(
     match FramePool::new(framing) {
         Ok(pool) => {
             let geometry = pool.geometry();
+            // SAFETY: a non-null pin from KS is live, and its Context is null or the
+            // PinState its Create dispatch installed (crate::pin).
+            if let Some(state) = unsafe { PinState::of(pin) } {
+                pool.set_owner((state as *const PinState).cast());
+            }
             let raw = pool.into_raw();
+            // SAFETY: as above.
+            if let Some(state) = unsafe { PinState::of(pin) } {
+                state.attach_pool(raw);
+            }
             // SAFETY: as above; the pool's ownership passes to the context.
             unsafe { context.write(raw.cast()) };
             crate::log!(
@@ -128,6 +139,13 @@ pub unsafe extern "system" fn delete_allocator(context: PVOID) {
     let Some(pool) = NonNull::new(context.cast::<FramePool>()) else {
         return;
     };
+    // SAFETY: the context is a live pool (KS's contract); its owner, if still set, is
+    // the PinState of a pin that has not closed (PinState::close clears it).
+    unsafe {
+        if let Some(owner) = pool.as_ref().take_owner().cast::<PinState>().as_ref() {
+            owner.detach_pool(pool.as_ptr());
+        }
+    }
     // SAFETY: the context is a live pool, deleted once (KS's contract).
     match unsafe { FramePool::delete(pool) } {
         DeleteOutcome::Released => crate::log!("allocator delete released pool={:p}", context),

@@ -198,7 +198,9 @@ pub struct FramePool {
     rejected_frees: AtomicU64,
     /// Frames out when the counters were last reset (frees = allocations + this − out).
     outstanding_at_reset: AtomicU32,
-    _cold_line: [u8; 100],
+    /// The pin state this pool was built for (an opaque `*const PinState`), or null.
+    owner: core::sync::atomic::AtomicPtr<core::ffi::c_void>,
+    _cold_line: [u8; 92],
     geometry: Geometry,
     /// ceil(2^64 / stride) for strides of 2 and more; 0 for stride 1 (see `index_of`).
     stride_reciprocal: u64,
@@ -255,7 +257,8 @@ impl FramePool {
             allocation_failures: AtomicU64::new(0),
             rejected_frees: AtomicU64::new(0),
             outstanding_at_reset: AtomicU32::new(0),
-            _cold_line: [0; 100],
+            owner: core::sync::atomic::AtomicPtr::new(core::ptr::null_mut()),
+            _cold_line: [0; 92],
             geometry,
             stride_reciprocal: stride_reciprocal(geometry.stride),
             words,
@@ -270,6 +273,16 @@ impl FramePool {
     /// The pool's geometry.
     pub fn geometry(&self) -> Geometry {
         self.geometry
+    }
+
+    /// Records the pin state this pool serves (null: none).
+    pub fn set_owner(&self, owner: *const core::ffi::c_void) {
+        self.owner.store(owner.cast_mut(), Ordering::Release);
+    }
+
+    /// Takes the owner out (it is returned once; later calls give null).
+    pub fn take_owner(&self) -> *const core::ffi::c_void {
+        self.owner.swap(core::ptr::null_mut(), Ordering::AcqRel)
     }
 
     fn line(&self, i: u32) -> &AtomicU64 {

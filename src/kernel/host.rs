@@ -252,6 +252,17 @@ pub(super) unsafe fn pool_free(ptr: *mut u8, tag: u32) {
     record.scope.blocks_outstanding.fetch_sub(1, Ordering::SeqCst);
 }
 
+pub(super) unsafe fn pin_from_irp(irp: *mut crate::ks::IRP) -> *mut crate::ks::KSPIN {
+    // SAFETY: the caller passes a valid IRP with a current stack location.
+    unsafe {
+        let stack = core::ptr::addr_of!((*irp).Tail.Overlay.CurrentStackLocation).read();
+        if stack.is_null() {
+            return core::ptr::null_mut();
+        }
+        core::ptr::addr_of!((*stack).FileObject).read().cast()
+    }
+}
+
 // ---------------------------------------------------------------------------------
 // Debug log
 // ---------------------------------------------------------------------------------

@@ -100,6 +100,24 @@ impl ObjectRef {
     pub fn as_ptr(&self) -> PVOID {
         self.object.as_ptr()
     }
+
+    /// Gives up the reference without dropping it: it travels as a raw pointer (e.g. in
+    /// an atomic) and comes back through [`ObjectRef::from_raw`].
+    pub fn into_raw(self) -> PVOID {
+        let object = self.object.as_ptr();
+        core::mem::forget(self);
+        object
+    }
+
+    /// Takes back a reference given up by [`ObjectRef::into_raw`].
+    ///
+    /// # Safety
+    ///
+    /// `object` came from `into_raw` and no other owner of that reference remains.
+    pub unsafe fn from_raw(object: NonNull<core::ffi::c_void>) -> Self {
+        // INVARIANT: the caller hands back the one reference into_raw gave up.
+        Self { object }
+    }
 }
 
 impl Drop for ObjectRef {
@@ -130,6 +148,17 @@ pub fn reference_object_by_handle(
     let object = unsafe { backend::reference_object_by_handle(handle, desired_access, object_type, mode) }?;
     // INVARIANT: the backend returned a freshly taken reference that we now own.
     Ok(ObjectRef { object })
+}
+
+/// The pin an IRP addressed to a pin belongs to (`KsGetPinFromIrp`), or null.
+///
+/// Host build: the KS simulator stores the KSPIN pointer in the current stack
+/// location's `FileObject` (on Windows, KS reaches the pin through the file object's
+/// context; the simulator collapses that indirection).
+pub fn pin_from_irp(irp: &Irp<'_>) -> *mut crate::ks::KSPIN {
+    // SAFETY: `irp` is a valid IRP for the call (Irp invariants); the backends only read
+    // it.
+    unsafe { backend::pin_from_irp(irp.as_ptr()) }
 }
 
 /// Writes one line to the kernel debugger (DbgPrintEx, IHVDRIVER, INFO level).

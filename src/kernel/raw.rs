@@ -168,6 +168,7 @@ pub(super) unsafe fn dereference_object(object: NonNull<c_void>) {
 
 #[cfg_attr(windows, link(name = "ks.sys", kind = "raw-dylib", modifiers = "+verbatim"))]
 unsafe extern "system" {
+    fn KsGetPinFromIrp(Irp: *mut crate::ks::IRP) -> *mut crate::ks::KSPIN;
     fn KsInitializeDriver(
         DriverObject: *mut crate::ks::DRIVER_OBJECT,
         RegistryPathName: *const crate::ks::UNICODE_STRING,
@@ -178,6 +179,11 @@ unsafe extern "system" {
 #[cfg_attr(windows, link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim"))]
 unsafe extern "system" {
     fn KeBugCheckEx(code: u32, p1: usize, p2: usize, p3: usize, p4: usize) -> !;
+}
+
+pub(super) unsafe fn pin_from_irp(irp: *mut crate::ks::IRP) -> *mut crate::ks::KSPIN {
+    // SAFETY: a valid IRP that KS dispatched to a pin (the caller's contract).
+    unsafe { KsGetPinFromIrp(irp) }
 }
 
 /// `KsInitializeDriver`: hands the driver object to AVStream with the device descriptor.

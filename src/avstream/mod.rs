@@ -1,0 +1,381 @@
+//! Device, filter and pin descriptors as static tables, beside the callbacks they name.
+//!
+//! One filter with two pin types: a video capture output pin and an input (sink) pin,
+//! both offering ksframe's allocator (`KSPIN_DISPATCH.Allocator`) and answering the
+//! property sets of [`crate::property`]. The pin's framing follows its format: Create
+//! reads the connection format's image size (as avshws resizes its framing with KsEdit).
+//!
+//! # Kernel contract
+//!
+//! AVStream calls Create, Close and SetDeviceState at PASSIVE_LEVEL on the pin's control
+//! path. Create installs a [`PinState`] (non-paged pool) in `KSPIN.Context`; Close takes
+//! it back and frees it, dropping any allocator reference the pin held.
+
+use crate::allocator::ALLOCATOR_DISPATCH;
+use crate::framing::Framing;
+use crate::kernel::{POOL_TAG, PoolBox};
+use crate::ks::{
+    GUID, IRP, KS_BITMAPINFOHEADER, KS_DATAFORMAT_VIDEOINFOHEADER, KS_DATARANGE_VIDEO,
+    KS_VIDEO_STREAM_CONFIG_CAPS, KS_VIDEOINFOHEADER, KSALLOCATOR_FRAMING_EX, KSCATEGORY_CAPTURE,
+    KSCATEGORY_VIDEO, KSCATEGORY_VIDEO_CAMERA, KSDATAFORMAT, KSDATAFORMAT_SPECIFIER_VIDEOINFO,
+    KSDATAFORMAT_SUBTYPE_NV12, KSDATAFORMAT_SUBTYPE_YUY2, KSDATAFORMAT_TYPE_VIDEO, KSDATARANGE,
+    KSDEVICE_DESCRIPTOR, KSDEVICE_DESCRIPTOR_VERSION, KSFILTER_DESCRIPTOR, KSFILTER_DESCRIPTOR_VERSION,
+    KSPIN, KSPIN_COMMUNICATION_BOTH, KSPIN_DATAFLOW_IN, KSPIN_DATAFLOW_OUT, KSPIN_DESCRIPTOR,
+    KSPIN_DESCRIPTOR_EX, KSPIN_DISPATCH, KSSTATE, NTSTATUS, PINNAME_VIDEO_CAPTURE, RECT, SIZE,
+    STATUS_SUCCESS,
+};
+use crate::pin::PinState;
+
+/// Frames each pin asks for.
+pub const FRAMES: u32 = 4;
+/// 30 fps in 100 ns units.
+pub const FRAME_INTERVAL_30FPS: i64 = 333_333;
+
+/// One capture format: a FOURCC subtype at a size, 30 fps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Format {
+    /// KSDATAFORMAT_SUBTYPE_*.
+    pub subtype: GUID,
+    /// The FOURCC (biCompression).
+    pub fourcc: u32,
+    /// Bits per pixel (16 for YUY2, 12 for NV12).
+    pub bits: u16,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+}
+
+// Format arithmetic runs on the constant table above, at compile time (an overflow
+// there is a compile error), and on formats AVStream matched against those ranges.
+#[allow(clippy::arithmetic_side_effects)]
+impl Format {
+    /// Bytes of one image.
+    pub const fn image_size(&self) -> u32 {
+        self.width * self.height * self.bits as u32 / 8
+    }
+
+    /// The KS_DATARANGE_VIDEO that offers exactly this format.
+    pub const fn data_range(&self) -> KS_DATARANGE_VIDEO {
+        let size = SIZE { cx: self.width as i32, cy: self.height as i32 };
+        let image = self.image_size();
+        let bitrate = image * 8 * 30;
+        KS_DATARANGE_VIDEO {
+            DataRange: KSDATARANGE {
+                FormatSize: core::mem::size_of::<KS_DATARANGE_VIDEO>() as u32,
+                Flags: 0,
+                SampleSize: image,
+                Reserved: 0,
+                MajorFormat: KSDATAFORMAT_TYPE_VIDEO,
+                SubFormat: self.subtype,
+                Specifier: KSDATAFORMAT_SPECIFIER_VIDEOINFO,
+            },
+            bFixedSizeSamples: 1,
+            bTemporalCompression: 0,
+            StreamDescriptionFlags: 0,
+            MemoryAllocationFlags: 0,
+            ConfigCaps: KS_VIDEO_STREAM_CONFIG_CAPS {
+                guid: KSDATAFORMAT_SPECIFIER_VIDEOINFO,
+                VideoStandard: 0,
+                InputSize: size,
+                MinCroppingSize: size,
+                MaxCroppingSize: size,
+                CropGranularityX: 1,
+                CropGranularityY: 1,
+                CropAlignX: 1,
+                CropAlignY: 1,
+                MinOutputSize: size,
+                MaxOutputSize: size,
+                OutputGranularityX: 1,
+                OutputGranularityY: 1,
+                StretchTapsX: 0,
+                StretchTapsY: 0,
+                ShrinkTapsX: 0,
+                ShrinkTapsY: 0,
+                MinFrameInterval: FRAME_INTERVAL_30FPS,
+                MaxFrameInterval: FRAME_INTERVAL_30FPS,
+                MinBitsPerSecond: bitrate as i32,
+                MaxBitsPerSecond: bitrate as i32,
+            },
+            VideoInfoHeader: self.video_info_header(),
+        }
+    }
+
+    /// The KS_VIDEOINFOHEADER of this format.
+    pub const fn video_info_header(&self) -> KS_VIDEOINFOHEADER {
+        let rect = RECT { left: 0, top: 0, right: self.width as i32, bottom: self.height as i32 };
+        KS_VIDEOINFOHEADER {
+            rcSource: rect,
+            rcTarget: rect,
+            dwBitRate: self.image_size() * 8 * 30,
+            dwBitErrorRate: 0,
+            AvgTimePerFrame: FRAME_INTERVAL_30FPS,
+            bmiHeader: KS_BITMAPINFOHEADER {
+                biSize: core::mem::size_of::<KS_BITMAPINFOHEADER>() as u32,
+                biWidth: self.width as i32,
+                biHeight: self.height as i32,
+                biPlanes: 1,
+                biBitCount: self.bits,
+                biCompression: self.fourcc,
+                biSizeImage: self.image_size(),
+                biXPelsPerMeter: 0,
+                biYPelsPerMeter: 0,
+                biClrUsed: 0,
+                biClrImportant: 0,
+            },
+        }
+    }
+
+    /// The connection format (KS_DATAFORMAT_VIDEOINFOHEADER) that selects this format.
+    pub const fn data_format(&self) -> KS_DATAFORMAT_VIDEOINFOHEADER {
+        let range = self.data_range();
+        KS_DATAFORMAT_VIDEOINFOHEADER {
+            DataFormat: KSDATAFORMAT {
+                FormatSize: core::mem::size_of::<KS_DATAFORMAT_VIDEOINFOHEADER>() as u32,
+                ..range.DataRange
+            },
+            VideoInfoHeader: self.video_info_header(),
+        }
+    }
+}
+
+const fn fourcc(code: &[u8; 4]) -> u32 {
+    u32::from_le_bytes(*code)
+}
+
+/// The capture pin's formats, in preference order.
+pub const FORMATS: [Format; 6] = [
+    Format { subtype: KSDATAFORMAT_SUBTYPE_YUY2, fourcc: fourcc(b"YUY2"), bits: 16, width: 640, height: 480 },
+    Format {
+        subtype: KSDATAFORMAT_SUBTYPE_YUY2,
+        fourcc: fourcc(b"YUY2"),
+        bits: 16,
+        width: 1280,
+        height: 720,
+    },
+    Format {
+        subtype: KSDATAFORMAT_SUBTYPE_YUY2,
+        fourcc: fourcc(b"YUY2"),
+        bits: 16,
+        width: 1920,
+        height: 1080,
+    },
+    Format { subtype: KSDATAFORMAT_SUBTYPE_NV12, fourcc: fourcc(b"NV12"), bits: 12, width: 640, height: 480 },
+    Format {
+        subtype: KSDATAFORMAT_SUBTYPE_NV12,
+        fourcc: fourcc(b"NV12"),
+        bits: 12,
+        width: 1280,
+        height: 720,
+    },
+    Format {
+        subtype: KSDATAFORMAT_SUBTYPE_NV12,
+        fourcc: fourcc(b"NV12"),
+        bits: 12,
+        width: 1920,
+        height: 1080,
+    },
+];
+
+// Compile-time construction: an out-of-bounds index or overflow is a compile error.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+static RANGES: [KS_DATARANGE_VIDEO; 6] = {
+    let mut out = [FORMATS[0].data_range(); 6];
+    let mut i = 1;
+    while i < 6 {
+        out[i] = FORMATS[i].data_range();
+        i += 1;
+    }
+    out
+};
+
+/// Pointers to the data ranges, as KSPIN_DESCRIPTOR.DataRanges wants them.
+#[repr(transparent)]
+pub struct RangeList(pub [*const KSDATARANGE; 6]);
+// SAFETY: pointers to immutable statics.
+unsafe impl Sync for RangeList {}
+
+static RANGE_LIST: RangeList = RangeList([
+    &RANGES[0].DataRange,
+    &RANGES[1].DataRange,
+    &RANGES[2].DataRange,
+    &RANGES[3].DataRange,
+    &RANGES[4].DataRange,
+    &RANGES[5].DataRange,
+]);
+
+/// The framing the descriptors advertise (the first format's); each pin resizes it to
+/// its connection format on Create.
+pub static DEFAULT_FRAMING: KSALLOCATOR_FRAMING_EX =
+    Framing::for_image(FORMATS[0].image_size(), FRAMES).to_framing_ex();
+
+/// Both pins' dispatch: Create, Close, SetDeviceState, and ksframe's allocator.
+pub static PIN_DISPATCH: KSPIN_DISPATCH = KSPIN_DISPATCH {
+    Create: Some(pin_create),
+    Close: Some(pin_close),
+    Process: None,
+    Reset: None,
+    SetDataFormat: None,
+    SetDeviceState: Some(pin_set_device_state),
+    Connect: None,
+    Disconnect: None,
+    Clock: core::ptr::null(),
+    Allocator: &ALLOCATOR_DISPATCH,
+};
+
+const fn pin_descriptor(data_flow: i32) -> KSPIN_DESCRIPTOR_EX {
+    KSPIN_DESCRIPTOR_EX {
+        Dispatch: &PIN_DISPATCH,
+        AutomationTable: &crate::property::PIN_AUTOMATION_TABLE,
+        PinDescriptor: KSPIN_DESCRIPTOR {
+            InterfacesCount: 0,
+            Interfaces: core::ptr::null(),
+            MediumsCount: 0,
+            Mediums: core::ptr::null(),
+            DataRangesCount: 6,
+            DataRanges: RANGE_LIST.0.as_ptr(),
+            DataFlow: data_flow,
+            Communication: KSPIN_COMMUNICATION_BOTH,
+            Category: &PINNAME_VIDEO_CAPTURE,
+            Name: core::ptr::null(),
+            ConstrainedDataRangesCount: 0,
+            ConstrainedDataRanges: core::ptr::null_mut(),
+        },
+        Flags: 0,
+        InstancesPossible: 1,
+        InstancesNecessary: 0,
+        AllocatorFraming: &DEFAULT_FRAMING,
+        IntersectHandler: None,
+    }
+}
+
+/// Pin 0: video capture (output); pin 1: sink (input).
+pub static PIN_DESCRIPTORS: [KSPIN_DESCRIPTOR_EX; 2] =
+    [pin_descriptor(KSPIN_DATAFLOW_OUT), pin_descriptor(KSPIN_DATAFLOW_IN)];
+
+/// Capture pin id.
+pub const CAPTURE_PIN: u32 = 0;
+/// Sink pin id.
+pub const SINK_PIN: u32 = 1;
+
+static CATEGORIES: [GUID; 3] = [KSCATEGORY_CAPTURE, KSCATEGORY_VIDEO, KSCATEGORY_VIDEO_CAMERA];
+
+/// The filter.
+pub static FILTER_DESCRIPTOR: KSFILTER_DESCRIPTOR = KSFILTER_DESCRIPTOR {
+    Dispatch: core::ptr::null(),
+    AutomationTable: core::ptr::null(),
+    Version: KSFILTER_DESCRIPTOR_VERSION,
+    Flags: 0,
+    ReferenceGuid: &KSCATEGORY_VIDEO_CAMERA,
+    PinDescriptorsCount: 2,
+    PinDescriptorSize: core::mem::size_of::<KSPIN_DESCRIPTOR_EX>() as u32,
+    PinDescriptors: PIN_DESCRIPTORS.as_ptr(),
+    CategoriesCount: 3,
+    Categories: CATEGORIES.as_ptr(),
+    NodeDescriptorsCount: 0,
+    NodeDescriptorSize: 0,
+    NodeDescriptors: core::ptr::null(),
+    ConnectionsCount: 0,
+    Connections: core::ptr::null(),
+    ComponentId: core::ptr::null(),
+};
+
+/// The filter list of the device.
+#[repr(transparent)]
+pub struct FilterList(pub [*const KSFILTER_DESCRIPTOR; 1]);
+// SAFETY: a pointer to an immutable static.
+unsafe impl Sync for FilterList {}
+
+static FILTERS: FilterList = FilterList([&FILTER_DESCRIPTOR]);
+
+/// The device: one filter factory.
+pub static DEVICE_DESCRIPTOR: KSDEVICE_DESCRIPTOR = KSDEVICE_DESCRIPTOR {
+    Dispatch: core::ptr::null(),
+    FilterDescriptorsCount: 1,
+    FilterDescriptors: FILTERS.0.as_ptr(),
+    Version: KSDEVICE_DESCRIPTOR_VERSION,
+    Flags: 0,
+};
+
+/// The image size of a pin's connection format, if it is a video-info format.
+///
+/// # Safety
+///
+/// `pin` is a live KSPIN whose ConnectionFormat is null or a valid KSDATAFORMAT of
+/// `FormatSize` bytes.
+unsafe fn connection_image_size(pin: &KSPIN) -> Option<u32> {
+    // SAFETY: the caller's contract.
+    let format = unsafe { pin.ConnectionFormat.as_ref() }?;
+    if format.Specifier != KSDATAFORMAT_SPECIFIER_VIDEOINFO
+        || (format.FormatSize as usize) < core::mem::size_of::<KS_DATAFORMAT_VIDEOINFOHEADER>()
+    {
+        return None;
+    }
+    // SAFETY: FormatSize covers a KS_DATAFORMAT_VIDEOINFOHEADER (checked above).
+    let video = unsafe { &*(pin.ConnectionFormat as *const KS_DATAFORMAT_VIDEOINFOHEADER) };
+    Some(video.VideoInfoHeader.bmiHeader.biSizeImage).filter(|s| *s > 0)
+}
+
+/// `KSPIN_DISPATCH.Create`: installs the pin's state, framing sized to its format.
+///
+/// # Safety
+///
+/// Called by AVStream with a live pin.
+pub unsafe extern "system" fn pin_create(pin: *mut KSPIN, _irp: *mut IRP) -> NTSTATUS {
+    // SAFETY: AVStream passes a live pin it owns for the call.
+    let Some(pin) = (unsafe { pin.as_mut() }) else {
+        return crate::ks::STATUS_INVALID_PARAMETER;
+    };
+    // SAFETY: AVStream validated the connection format against our ranges.
+    let image = unsafe { connection_image_size(pin) }.unwrap_or(FORMATS[0].image_size());
+    let framing = Framing::for_image(image, FRAMES);
+    if let Err(status) = framing.validate() {
+        return status;
+    }
+    match PoolBox::try_new(PinState::new(framing), POOL_TAG) {
+        Ok(state) => {
+            pin.Context = state.into_raw().cast();
+            crate::log!(
+                "pin create id={} frame_size={} frames={}",
+                pin.Id,
+                framing.frame_size,
+                framing.frames
+            );
+            STATUS_SUCCESS
+        }
+        Err((_, status)) => status,
+    }
+}
+
+/// `KSPIN_DISPATCH.Close`: releases the pin's state (and its allocator reference).
+///
+/// # Safety
+///
+/// Called by AVStream with a live pin whose Context is what Create installed.
+pub unsafe extern "system" fn pin_close(pin: *mut KSPIN, _irp: *mut IRP) -> NTSTATUS {
+    // SAFETY: AVStream passes a live pin.
+    let Some(pin) = (unsafe { pin.as_mut() }) else {
+        return crate::ks::STATUS_INVALID_PARAMETER;
+    };
+    let state = core::mem::replace(&mut pin.Context, core::ptr::null_mut()).cast::<PinState>();
+    if !state.is_null() {
+        // SAFETY: Create installed this PoolBox<PinState>; it is taken back once.
+        drop(unsafe { PoolBox::from_raw(state, POOL_TAG) });
+    }
+    crate::log!("pin close id={}", pin.Id);
+    STATUS_SUCCESS
+}
+
+/// `KSPIN_DISPATCH.SetDeviceState`: records the state.
+///
+/// # Safety
+///
+/// Called by AVStream with a live pin.
+pub unsafe extern "system" fn pin_set_device_state(pin: *mut KSPIN, to: KSSTATE, from: KSSTATE) -> NTSTATUS {
+    // SAFETY: AVStream passes a live pin whose Context is its PinState.
+    if let Some(state) = unsafe { PinState::of(pin) } {
+        state.set_device_state(to);
+    }
+    crate::log!("pin state {} -> {}", from, to);
+    STATUS_SUCCESS
+}

@@ -1,0 +1,150 @@
+//! Per-pin state, kept behind `KSPIN.Context` from the pin's Create to its Close.
+//!
+//! # Kernel contract
+//!
+//! Created in the pin's Create dispatch (PASSIVE_LEVEL) and freed in its Close. Property
+//! handlers (PASSIVE_LEVEL) and the allocator callbacks (up to DISPATCH_LEVEL) read and
+//! update it concurrently, so every field is atomic; the allocator reference is owned
+//! (one `ObjectRef`, held as a raw object pointer) and released exactly once, when it is
+//! replaced, detached or the pin closes.
+
+use crate::allocator::FramePool;
+use crate::framing::Framing;
+use crate::kernel::ObjectRef;
+use crate::ks::{GUID, HANDLE, KSPIN, KSSTATE, KSSTATE_STOP};
+use core::ffi::c_void;
+use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+
+/// The state of one pin instance.
+///
+/// # Invariants
+///
+/// `allocator_object` is null or a pointer obtained from [`ObjectRef::into_raw`] that
+/// this state owns; `pool` is null or the live FramePool that KS initialised through
+/// this pin (cleared by DeleteAllocator before the pool can be released).
+#[derive(Debug)]
+pub struct PinState {
+    frames: AtomicU32,
+    frame_size: AtomicU32,
+    alignment_mask: AtomicU32,
+    requirements: AtomicU32,
+    memory_type: GUID,
+    device_state: AtomicI32,
+    allocator_handle: AtomicUsize,
+    allocator_object: AtomicPtr<c_void>,
+    pool: AtomicPtr<FramePool>,
+}
+
+impl PinState {
+    /// A stopped pin with `framing` and no allocator.
+    pub fn new(framing: Framing) -> Self {
+        Self {
+            frames: AtomicU32::new(framing.frames),
+            frame_size: AtomicU32::new(framing.frame_size),
+            alignment_mask: AtomicU32::new(framing.alignment_mask),
+            requirements: AtomicU32::new(framing.requirements),
+            memory_type: framing.memory_type,
+            device_state: AtomicI32::new(KSSTATE_STOP),
+            allocator_handle: AtomicUsize::new(0),
+            allocator_object: AtomicPtr::new(core::ptr::null_mut()),
+            pool: AtomicPtr::new(core::ptr::null_mut()),
+        }
+    }
+
+    /// The state behind a pin's Context, if the pin has one.
+    ///
+    /// # Safety
+    ///
+    /// `pin` is null or a live KSPIN whose Context is null or a PinState of ksframe
+    /// (the pin Create dispatch establishes that) that outlives `'a`.
+    pub unsafe fn of<'a>(pin: *const KSPIN) -> Option<&'a PinState> {
+        // SAFETY: the caller's contract.
+        unsafe { pin.as_ref().and_then(|p| p.Context.cast::<PinState>().as_ref()) }
+    }
+
+    /// The pin's current framing.
+    pub fn framing(&self) -> Framing {
+        Framing {
+            frames: self.frames.load(Ordering::Relaxed),
+            frame_size: self.frame_size.load(Ordering::Relaxed),
+            alignment_mask: self.alignment_mask.load(Ordering::Relaxed),
+            memory_type: self.memory_type,
+            requirements: self.requirements.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Replaces the framing (a format change, in KSSTATE_STOP).
+    pub fn set_framing(&self, framing: Framing) {
+        self.frames.store(framing.frames, Ordering::Relaxed);
+        self.frame_size.store(framing.frame_size, Ordering::Relaxed);
+        self.alignment_mask.store(framing.alignment_mask, Ordering::Relaxed);
+        self.requirements.store(framing.requirements, Ordering::Relaxed);
+    }
+
+    /// The pin's KSSTATE.
+    pub fn device_state(&self) -> KSSTATE {
+        self.device_state.load(Ordering::Acquire)
+    }
+
+    /// Records a state change (from the SetDeviceState dispatch).
+    pub fn set_device_state(&self, state: KSSTATE) {
+        self.device_state.store(state, Ordering::Release);
+    }
+
+    /// The allocator handle last set through KSPROPERTY_STREAM_ALLOCATOR (null if none).
+    pub fn allocator_handle(&self) -> HANDLE {
+        core::ptr::without_provenance_mut(self.allocator_handle.load(Ordering::Acquire))
+    }
+
+    /// Installs (or, with `None`, detaches) the allocator file object: the new reference
+    /// is kept and the previous one, if any, is dropped.
+    pub fn set_allocator(&self, handle: HANDLE, object: Option<ObjectRef>) {
+        let new = object.map_or(core::ptr::null_mut(), ObjectRef::into_raw);
+        let old = self.allocator_object.swap(new, Ordering::AcqRel);
+        self.allocator_handle.store(if new.is_null() { 0 } else { handle as usize }, Ordering::Release);
+        if let Some(old) = core::ptr::NonNull::new(old) {
+            // SAFETY: `old` came from ObjectRef::into_raw and this state owned it
+            // (invariant); the swap took it out, so it is released exactly once.
+            drop(unsafe { ObjectRef::from_raw(old) });
+        }
+    }
+
+    /// Whether an allocator file object is referenced (for tests and logs).
+    pub fn has_allocator_reference(&self) -> bool {
+        !self.allocator_object.load(Ordering::Acquire).is_null()
+    }
+
+    /// The pool KS initialised through this pin's KSALLOCATOR_DISPATCH, if any.
+    pub fn pool(&self) -> *mut FramePool {
+        self.pool.load(Ordering::Acquire)
+    }
+
+    /// Called by InitializeAllocator when it built `pool` for this pin.
+    pub fn attach_pool(&self, pool: *mut FramePool) {
+        self.pool.store(pool, Ordering::Release);
+    }
+
+    /// Called by DeleteAllocator: forgets `pool` if it is this pin's.
+    pub fn detach_pool(&self, pool: *mut FramePool) {
+        let _ = self.pool.compare_exchange(pool, core::ptr::null_mut(), Ordering::AcqRel, Ordering::Acquire);
+    }
+
+    /// Releases what the pin holds at Close: the allocator reference, and the link from
+    /// a pool still alive to this state (so a later DeleteAllocator does not reach it).
+    pub fn close(&self) {
+        self.set_allocator(core::ptr::null_mut(), None);
+        let pool = self.pool.swap(core::ptr::null_mut(), Ordering::AcqRel);
+        // SAFETY: a pool recorded here is live until DeleteAllocator, which detaches it
+        // from this state first; KS serialises DeleteAllocator with the pin's Close
+        // (both run on the pin's control path at PASSIVE_LEVEL; inferred).
+        if let Some(pool) = unsafe { pool.as_ref() } {
+            let _ = pool.take_owner();
+        }
+    }
+}
+
+impl Drop for PinState {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

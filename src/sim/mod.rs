@@ -1,0 +1,605 @@
+//! A KS host simulator (host build only): plays ks.sys against the driver's real static
+//! descriptors, where the driver can observe it.
+//!
+//! What it imitates, and from where:
+//!
+//! - **Pin creation** (AVStream): a KSPIN laid out per the ABI, with the descriptor, id,
+//!   data flow and connection format filled in, then `KSPIN_DISPATCH.Create`; Close calls
+//!   `KSPIN_DISPATCH.Close` and frees the KSPIN. (Documented: KSPIN, KSPIN_DISPATCH.)
+//! - **Property requests** ([`Sim::property`]): an IRP and IO_STACK_LOCATION laid out per
+//!   the ABI, routed through the pin's automation table merged over AVStream-style
+//!   defaults (a pin item overrides the default item with the same set and id:
+//!   documented for AVStream automation tables), with KsPropertyHandler's checks:
+//!   - input shorter than a KSPROPERTY: STATUS_INVALID_PARAMETER (KS-NOTES; ReactOS
+//!     returns STATUS_INVALID_BUFFER_SIZE);
+//!   - a verb other than GET, SET, BASICSUPPORT or SETSUPPORT (TOPOLOGY ignored):
+//!     STATUS_INVALID_PARAMETER (inferred);
+//!   - unknown set: STATUS_PROPSET_NOT_FOUND; unknown id: STATUS_NOT_FOUND (documented
+//!     for KsPropertyHandler);
+//!   - SETSUPPORT on a known set: STATUS_SUCCESS, Information 0 (documented meaning:
+//!     "is this set supported");
+//!   - input shorter than the item's MinProperty: STATUS_INVALID_PARAMETER (ReactOS);
+//!   - GET or SET that the item has no handler for: STATUS_NOT_FOUND (inferred);
+//!   - GET or SET with output shorter than MinData: output length 0 gives
+//!     STATUS_BUFFER_OVERFLOW with Information = MinData, otherwise
+//!     STATUS_BUFFER_TOO_SMALL (KS-NOTES; ReactOS returns STATUS_MORE_ENTRIES for both);
+//!     MinData is not applied to BASICSUPPORT (inferred; ReactOS applies it to all verbs);
+//!   - BASICSUPPORT goes to the item's SupportHandler when it has one, else KS answers
+//!     with the access flags (ReactOS);
+//!   - the handler gets `Data` = the output buffer, or NULL when its length is 0
+//!     (ReactOS), and its status and Information are returned as they are.
+//! - **Handles** for KSPROPERTY_STREAM_ALLOCATOR: the host kernel backend's handle table
+//!   ([`crate::kernel::host`]), kernel and user handles, stale and refused ones.
+//! - **States**: [`Sim::set_state`] walks STOP → ACQUIRE → PAUSE → RUN (and back) one
+//!   step at a time through `SetDeviceState`, as AVStream does (documented).
+//! - **Pipes**: [`Sim::connect`] resolves the pipe's framing from both pins'
+//!   CONNECTION_ALLOCATORFRAMING_EX answers ([`crate::framing::resolve`]) and, when a
+//!   ksframe pin is chosen to allocate, calls its `KSALLOCATOR_DISPATCH.InitializeAllocator`;
+//!   otherwise a simulator allocator serves the pipe and ksframe's callbacks are never
+//!   called (how KsProxy picks the allocator is not documented: the caller decides).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::missing_panics_doc
+)]
+
+use crate::framing::{Incompatible, Resolved, resolve};
+use crate::ks::*;
+use std::boxed::Box;
+use std::vec;
+use std::vec::Vec;
+
+/// What a property request returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// The handler's (or KS's) status.
+    pub status: NTSTATUS,
+    /// `Irp->IoStatus.Information`.
+    pub information: usize,
+    /// The output buffer after the call.
+    pub output: Vec<u8>,
+}
+
+/// A property request.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// The property set.
+    pub set: GUID,
+    /// The property id.
+    pub id: u32,
+    /// KSPROPERTY_TYPE_* flags.
+    pub flags: u32,
+    /// InputBufferLength: 24 for a bare KSPROPERTY; less is malformed, more carries
+    /// instance data (zero bytes here).
+    pub input_len: u32,
+    /// OutputBufferLength.
+    pub output_len: u32,
+    /// The output buffer's initial contents (a Set's value), zero-padded or cut to
+    /// `output_len`.
+    pub data: Vec<u8>,
+    /// Irp->RequestorMode.
+    pub requestor: KPROCESSOR_MODE,
+}
+
+impl Request {
+    /// A Get of (set, id) with `output_len` bytes of output, from user mode.
+    pub fn get(set: GUID, id: u32, output_len: u32) -> Self {
+        Self {
+            set,
+            id,
+            flags: KSPROPERTY_TYPE_GET,
+            input_len: 24,
+            output_len,
+            data: Vec::new(),
+            requestor: UserMode,
+        }
+    }
+
+    /// A Set of (set, id) with `data` as the value, from user mode.
+    pub fn set(set: GUID, id: u32, data: &[u8]) -> Self {
+        Self {
+            set,
+            id,
+            flags: KSPROPERTY_TYPE_SET,
+            input_len: 24,
+            output_len: data.len() as u32,
+            data: data.to_vec(),
+            requestor: UserMode,
+        }
+    }
+}
+
+/// A pin instance the simulator created.
+#[derive(Debug)]
+pub struct Pin {
+    ks: Box<KSPIN>,
+    format: Option<Box<KS_DATAFORMAT_VIDEOINFOHEADER>>,
+    /// The allocator context, when a ksframe pin allocates for this pin's pipe.
+    allocator_context: PVOID,
+    /// Whether `allocator_context` came from this pin's own dispatch table.
+    allocator_owner: bool,
+}
+
+impl Pin {
+    /// The KSPIN as the driver sees it.
+    pub fn ks(&self) -> &KSPIN {
+        &self.ks
+    }
+
+    fn as_ptr(&mut self) -> *mut KSPIN {
+        &mut *self.ks
+    }
+
+    fn descriptor(&self) -> &'static KSPIN_DESCRIPTOR_EX {
+        // SAFETY: set from a static descriptor at creation.
+        unsafe { &*self.ks.Descriptor }
+    }
+
+    /// The pin's state (None before Create succeeded or after Close).
+    pub fn state(&self) -> Option<&crate::pin::PinState> {
+        // SAFETY: the Context is ksframe's PinState between Create and Close.
+        unsafe { crate::pin::PinState::of(&*self.ks) }
+    }
+}
+
+/// Who allocates for a pipe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AllocatorChoice {
+    /// The upstream (output) pin's KSALLOCATOR_DISPATCH.
+    Upstream,
+    /// The downstream (input) pin's KSALLOCATOR_DISPATCH.
+    Downstream,
+    /// An allocator outside ksframe (another filter's, or KS's default).
+    Foreign,
+}
+
+/// A connected pipe.
+#[derive(Debug)]
+pub struct Pipe {
+    /// The framing the allocator was built with.
+    pub resolved: Resolved,
+    /// Who allocates.
+    pub choice: AllocatorChoice,
+    foreign: Option<ForeignAllocator>,
+}
+
+/// The simulator's own allocator for pipes where ksframe does not allocate.
+#[derive(Debug)]
+struct ForeignAllocator {
+    free: Vec<Box<[u8]>>,
+    frames: usize,
+}
+
+/// The simulator: the driver's device descriptor and the objects made from it.
+pub struct Sim {
+    device: &'static KSDEVICE_DESCRIPTOR,
+}
+
+impl Sim {
+    /// A simulator over `device`.
+    pub fn new(device: &'static KSDEVICE_DESCRIPTOR) -> Self {
+        Self { device }
+    }
+
+    /// The filter descriptors.
+    pub fn filters(&self) -> &'static [&'static KSFILTER_DESCRIPTOR] {
+        // SAFETY: a static array of FilterDescriptorsCount static descriptors.
+        unsafe {
+            let list = core::slice::from_raw_parts(
+                self.device.FilterDescriptors,
+                self.device.FilterDescriptorsCount as usize,
+            );
+            core::slice::from_raw_parts(list.as_ptr().cast(), list.len())
+        }
+    }
+
+    /// The pin descriptors of filter `filter`.
+    pub fn pin_descriptors(&self, filter: usize) -> &'static [KSPIN_DESCRIPTOR_EX] {
+        let f = self.filters()[filter];
+        // SAFETY: a static array of PinDescriptorsCount descriptors.
+        unsafe { core::slice::from_raw_parts(f.PinDescriptors, f.PinDescriptorsCount as usize) }
+    }
+
+    /// Creates pin `pin_id` of filter `filter` with `format` as its connection format,
+    /// calling the descriptor's Create dispatch.
+    pub fn create_pin(
+        &mut self,
+        filter: usize,
+        pin_id: u32,
+        format: Option<KS_DATAFORMAT_VIDEOINFOHEADER>,
+    ) -> Result<Pin, NTSTATUS> {
+        let descriptor = &self.pin_descriptors(filter)[pin_id as usize];
+        let mut format = format.map(Box::new);
+        let ks = Box::new(KSPIN {
+            Descriptor: descriptor,
+            Bag: core::ptr::null_mut(),
+            Context: core::ptr::null_mut(),
+            Id: pin_id,
+            Communication: descriptor.PinDescriptor.Communication,
+            ConnectionIsExternal: 0,
+            ConnectionInterface: KSIDENTIFIER { Set: KSINTERFACESETID_Standard, Id: 0, Flags: 0 },
+            ConnectionMedium: KSIDENTIFIER { Set: KSMEDIUMSETID_Standard, Id: 0, Flags: 0 },
+            ConnectionPriority: KSPRIORITY { PriorityClass: 0x200, PrioritySubClass: 1 },
+            ConnectionFormat: format
+                .as_deref_mut()
+                .map_or(core::ptr::null_mut(), |f| (f as *mut KS_DATAFORMAT_VIDEOINFOHEADER).cast()),
+            AttributeList: core::ptr::null_mut(),
+            StreamHeaderSize: 0,
+            DataFlow: descriptor.PinDescriptor.DataFlow,
+            DeviceState: KSSTATE_STOP,
+            ResetState: KSRESET_END,
+            ClientState: KSSTATE_STOP,
+        });
+        let mut pin = Pin { ks, format, allocator_context: core::ptr::null_mut(), allocator_owner: false };
+        // SAFETY: the descriptor's dispatch is a static table.
+        let dispatch = unsafe { &*descriptor.Dispatch };
+        if let Some(create) = dispatch.Create {
+            let mut irp = IrpBuffers::new(0, 0, core::ptr::null_mut(), KernelMode);
+            // SAFETY: a live KSPIN and IRP, as AVStream passes them.
+            let status = unsafe { create(pin.as_ptr(), irp.irp()) };
+            if !NT_SUCCESS(status) {
+                return Err(status);
+            }
+        }
+        Ok(pin)
+    }
+
+    /// Closes a pin: deletes the allocator this pin's dispatch built (AVStream deletes a
+    /// pin's allocator before closing it), then the Close dispatch.
+    pub fn close_pin(&mut self, mut pin: Pin) -> NTSTATUS {
+        self.delete_allocator(&mut pin);
+        let _ = self.set_state(&mut pin, KSSTATE_STOP);
+        let dispatch = pin.descriptor().Dispatch;
+        let mut irp = IrpBuffers::new(0, 0, core::ptr::null_mut(), KernelMode);
+        // SAFETY: static dispatch table, live pin and IRP.
+        let status =
+            unsafe { (*dispatch).Close.map_or(STATUS_SUCCESS, |close| close(pin.as_ptr(), irp.irp())) };
+        drop(pin.format.take());
+        status
+    }
+
+    /// Walks the pin's state to `target` one step at a time through SetDeviceState.
+    pub fn set_state(&mut self, pin: &mut Pin, target: KSSTATE) -> NTSTATUS {
+        while pin.ks.DeviceState != target {
+            let from = pin.ks.DeviceState;
+            let to = if target > from { from + 1 } else { from - 1 };
+            // SAFETY: static dispatch table.
+            if let Some(set) = unsafe { (*pin.descriptor().Dispatch).SetDeviceState } {
+                // SAFETY: a live pin.
+                let status = unsafe { set(pin.as_ptr(), to, from) };
+                if !NT_SUCCESS(status) {
+                    return status;
+                }
+            }
+            pin.ks.DeviceState = to;
+            pin.ks.ClientState = to;
+        }
+        STATUS_SUCCESS
+    }
+
+    /// Sends a property request to `pin`, as KsPropertyHandler would (module docs).
+    pub fn property(&mut self, pin: &mut Pin, request: &Request) -> Reply {
+        let mut buffers =
+            IrpBuffers::new(request.input_len, request.output_len, pin.as_ptr(), request.requestor);
+        let mut property = [0u8; 24];
+        property[..16].copy_from_slice(&guid_bytes(&request.set));
+        property[16..20].copy_from_slice(&request.id.to_le_bytes());
+        property[20..24].copy_from_slice(&request.flags.to_le_bytes());
+        let n = buffers.input.len().min(24);
+        buffers.input[..n].copy_from_slice(&property[..n]);
+        let n = buffers.output.len().min(request.data.len());
+        buffers.output[..n].copy_from_slice(&request.data[..n]);
+        let status = dispatch_property(pin.descriptor(), &mut buffers, request);
+        let information = buffers.irp.IoStatus.Information;
+        Reply { status, information, output: buffers.output.clone() }
+    }
+
+    /// Connects `upstream` (output) to `downstream` (input): resolves the framing from
+    /// both pins' CONNECTION_ALLOCATORFRAMING_EX, and makes `choice` allocate.
+    pub fn connect(
+        &mut self,
+        upstream: &mut Pin,
+        downstream: &mut Pin,
+        choice: AllocatorChoice,
+    ) -> Result<Pipe, Incompatible> {
+        let u = self.framing_items(upstream);
+        let d = self.framing_items(downstream);
+        let resolved = resolve(&u, &d)?;
+        let mut pipe = Pipe { resolved, choice, foreign: None };
+        let allocating = match choice {
+            AllocatorChoice::Upstream => Some(upstream),
+            AllocatorChoice::Downstream => Some(downstream),
+            AllocatorChoice::Foreign => None,
+        };
+        match allocating {
+            Some(pin) => {
+                // SAFETY: static dispatch table; Allocator is ksframe's.
+                let allocator = unsafe { &*(*pin.descriptor().Dispatch).Allocator };
+                let mut framing = resolved.framing;
+                let mut context: PVOID = core::ptr::null_mut();
+                // SAFETY: a live pin, framing and context, as KS passes them.
+                let status = unsafe {
+                    allocator.InitializeAllocator.unwrap()(pin.as_ptr(), &mut framing, &mut context)
+                };
+                if !NT_SUCCESS(status) {
+                    return Err(Incompatible::Invalid(status));
+                }
+                pin.allocator_context = context;
+                pin.allocator_owner = true;
+            }
+            None => {
+                let frames = resolved.framing.Frames as usize;
+                let size = resolved.framing.FrameSize as usize;
+                pipe.foreign = Some(ForeignAllocator {
+                    free: (0..frames).map(|_| vec![0u8; size].into_boxed_slice()).collect(),
+                    frames,
+                });
+            }
+        }
+        Ok(pipe)
+    }
+
+    /// The pin's framing items, read through its CONNECTION_ALLOCATORFRAMING_EX property
+    /// (size query, then the exact size), as KsProxy does.
+    pub fn framing_items(&mut self, pin: &mut Pin) -> Vec<KS_FRAMING_ITEM> {
+        let query = self.property(
+            pin,
+            &Request::get(KSPROPSETID_Connection, KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX, 0),
+        );
+        assert_eq!(query.status, STATUS_BUFFER_OVERFLOW, "size query");
+        let reply = self.property(
+            pin,
+            &Request::get(
+                KSPROPSETID_Connection,
+                KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX,
+                query.information as u32,
+            ),
+        );
+        assert_eq!(reply.status, STATUS_SUCCESS);
+        let count = u32::from_le_bytes(reply.output[..4].try_into().unwrap()) as usize;
+        (0..count)
+            .map(|i| {
+                let at = 24 + i * core::mem::size_of::<KS_FRAMING_ITEM>();
+                // SAFETY: the reply holds `count` items after the 24-byte header.
+                unsafe { core::ptr::read_unaligned(reply.output[at..].as_ptr().cast()) }
+            })
+            .collect()
+    }
+
+    /// Moves `frames` frames through a connected pipe: allocate from the pipe's
+    /// allocator, fill, hand downstream, free. Returns how many went through; an
+    /// allocation failure (all frames out) ends the run early.
+    pub fn stream(&mut self, pipe: &mut Pipe, upstream: &Pin, downstream: &Pin, frames: usize) -> usize {
+        let context = match pipe.choice {
+            AllocatorChoice::Upstream => upstream.allocator_context,
+            AllocatorChoice::Downstream => downstream.allocator_context,
+            AllocatorChoice::Foreign => core::ptr::null_mut(),
+        };
+        let size = pipe.resolved.framing.FrameSize as usize;
+        for n in 0..frames {
+            if let Some(foreign) = pipe.foreign.as_mut() {
+                let Some(mut frame) = foreign.free.pop() else { return n };
+                frame[0] = n as u8;
+                foreign.free.push(frame);
+                assert!(foreign.free.len() <= foreign.frames);
+                continue;
+            }
+            let allocator = ALLOCATOR();
+            // SAFETY: a live pool context from InitializeAllocator.
+            let frame = unsafe { allocator.Allocate.unwrap()(context) };
+            if frame.is_null() {
+                return n;
+            }
+            // SAFETY: a frame of `size` bytes that the pipe holds until Free.
+            unsafe { core::ptr::write_bytes(frame.cast::<u8>(), n as u8, size.min(64)) };
+            // SAFETY: giving the frame back to its pool.
+            unsafe { allocator.Free.unwrap()(context, frame) };
+        }
+        frames
+    }
+
+    fn delete_allocator(&mut self, pin: &mut Pin) {
+        if pin.allocator_owner && !pin.allocator_context.is_null() {
+            // SAFETY: the context InitializeAllocator returned, deleted once.
+            unsafe { ALLOCATOR().DeleteAllocator.unwrap()(pin.allocator_context) };
+            pin.allocator_context = core::ptr::null_mut();
+            pin.allocator_owner = false;
+        }
+    }
+}
+
+#[allow(non_snake_case)]
+fn ALLOCATOR() -> &'static KSALLOCATOR_DISPATCH {
+    &crate::allocator::ALLOCATOR_DISPATCH
+}
+
+fn guid_bytes(g: &GUID) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    out[..4].copy_from_slice(&g.Data1.to_le_bytes());
+    out[4..6].copy_from_slice(&g.Data2.to_le_bytes());
+    out[6..8].copy_from_slice(&g.Data3.to_le_bytes());
+    out[8..].copy_from_slice(&g.Data4);
+    out
+}
+
+/// An IRP, its stack location and its buffers, laid out per the ABI.
+struct IrpBuffers {
+    irp: Box<IRP>,
+    stack: Box<IO_STACK_LOCATION>,
+    input: Vec<u8>,
+    output: Vec<u8>,
+}
+
+impl IrpBuffers {
+    fn new(input_len: u32, output_len: u32, pin: *mut KSPIN, requestor: KPROCESSOR_MODE) -> Self {
+        // SAFETY: IRP and IO_STACK_LOCATION are plain C structs for which all-zero bytes
+        // are valid (null pointers, zero counts).
+        let mut irp: Box<IRP> = Box::new(unsafe { core::mem::zeroed() });
+        // SAFETY: as above.
+        let mut stack: Box<IO_STACK_LOCATION> = Box::new(unsafe { core::mem::zeroed() });
+        stack.MajorFunction = IRP_MJ_DEVICE_CONTROL;
+        stack.Parameters.DeviceIoControl = IO_STACK_LOCATION_DEVICE_IO_CONTROL {
+            OutputBufferLength: output_len,
+            InputBufferLength: ULONG_ALIGNED(input_len),
+            IoControlCode: ULONG_ALIGNED(IOCTL_KS_PROPERTY),
+            Type3InputBuffer: core::ptr::null_mut(),
+        };
+        // The host kernel backend's KsGetPinFromIrp reads the pin from here.
+        stack.FileObject = pin.cast();
+        irp.RequestorMode = requestor;
+        irp.Size = core::mem::size_of::<IRP>() as u16;
+        irp.StackCount = 1;
+        irp.CurrentLocation = 1;
+        irp.Tail.Overlay = IRP_TAIL_OVERLAY {
+            DriverContext: [core::ptr::null_mut(); 4],
+            Thread: core::ptr::null_mut(),
+            AuxiliaryBuffer: core::ptr::null_mut(),
+            ListEntry: LIST_ENTRY { Flink: core::ptr::null_mut(), Blink: core::ptr::null_mut() },
+            CurrentStackLocation: &mut *stack,
+            OriginalFileObject: core::ptr::null_mut(),
+        };
+        let mut b =
+            Self { irp, stack, input: vec![0; input_len as usize], output: vec![0; output_len as usize] };
+        b.stack.Parameters.DeviceIoControl.Type3InputBuffer = b.input.as_mut_ptr().cast();
+        b.irp.UserBuffer = b.output.as_mut_ptr().cast();
+        b.irp.AssociatedIrp.SystemBuffer = b.output.as_mut_ptr().cast();
+        b
+    }
+
+    fn irp(&mut self) -> *mut IRP {
+        &mut *self.irp
+    }
+
+    fn data(&mut self) -> PVOID {
+        if self.output.is_empty() { core::ptr::null_mut() } else { self.output.as_mut_ptr().cast() }
+    }
+}
+
+/// AVStream's own pin property items that the simulator answers when the pin's table
+/// does not override them (a subset: what a ksframe test can observe).
+static DEFAULT_CONNECTION: [KSPROPERTY_ITEM; 2] = crate::property::items([
+    crate::property::Property::get(KSPROPERTY_CONNECTION_STATE, Some(default_connection_state), 4),
+    // AVStream answers ALLOCATORFRAMING_EX from the descriptor; ksframe's pin overrides it.
+    crate::property::Property::get(KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX, Some(default_unreachable), 0),
+]);
+static DEFAULT_STREAM: [KSPROPERTY_ITEM; 1] = crate::property::items([crate::property::Property::get(
+    KSPROPERTY_STREAM_ALLOCATOR,
+    Some(default_unreachable),
+    8,
+)]);
+
+unsafe extern "system" fn default_connection_state(
+    irp: *mut IRP,
+    _r: *mut KSIDENTIFIER,
+    data: PVOID,
+) -> NTSTATUS {
+    // SAFETY: the simulator's own IRP with the pin in FileObject, and 4 output bytes
+    // (MinData checked).
+    unsafe {
+        let pin = &*(*(*irp).Tail.Overlay.CurrentStackLocation).FileObject.cast::<KSPIN>();
+        data.cast::<i32>().write_unaligned(pin.DeviceState);
+        (*irp).IoStatus.Information = 4;
+    }
+    STATUS_SUCCESS
+}
+
+unsafe extern "system" fn default_unreachable(_irp: *mut IRP, _r: *mut KSIDENTIFIER, _d: PVOID) -> NTSTATUS {
+    panic!("a default item that ksframe's pin table overrides was called");
+}
+
+fn find<'a>(sets: &'a [KSPROPERTY_SET], set: &GUID) -> Option<&'a KSPROPERTY_SET> {
+    // SAFETY: every set's Set points to a static GUID.
+    sets.iter().find(|s| unsafe { *s.Set == *set })
+}
+
+fn items(set: &KSPROPERTY_SET) -> &'static [KSPROPERTY_ITEM] {
+    // SAFETY: PropertyItem points to PropertiesCount static items.
+    unsafe { core::slice::from_raw_parts(set.PropertyItem, set.PropertiesCount as usize) }
+}
+
+fn dispatch_property(descriptor: &KSPIN_DESCRIPTOR_EX, b: &mut IrpBuffers, request: &Request) -> NTSTATUS {
+    if request.input_len < 24 {
+        return STATUS_INVALID_PARAMETER;
+    }
+    let verb = request.flags & !KSPROPERTY_TYPE_TOPOLOGY;
+    if ![KSPROPERTY_TYPE_GET, KSPROPERTY_TYPE_SET, KSPROPERTY_TYPE_BASICSUPPORT, KSPROPERTY_TYPE_SETSUPPORT]
+        .contains(&verb)
+    {
+        return STATUS_INVALID_PARAMETER;
+    }
+    // The pin's table, merged over the defaults: pin items first.
+    // SAFETY: the descriptor's automation table is a static of static sets.
+    let pin_sets: &[KSPROPERTY_SET] = unsafe {
+        descriptor
+            .AutomationTable
+            .as_ref()
+            .map_or(&[], |t| core::slice::from_raw_parts(t.PropertySets, t.PropertySetsCount as usize))
+    };
+    let defaults = [
+        crate::property::property_set(&KSPROPSETID_Connection, &DEFAULT_CONNECTION),
+        crate::property::property_set(&KSPROPSETID_Stream, &DEFAULT_STREAM),
+    ];
+    let pin_set = find(pin_sets, &request.set);
+    let default_set = find(&defaults, &request.set);
+    if pin_set.is_none() && default_set.is_none() {
+        return STATUS_PROPSET_NOT_FOUND;
+    }
+    if verb == KSPROPERTY_TYPE_SETSUPPORT {
+        b.irp.IoStatus.Information = 0;
+        return STATUS_SUCCESS;
+    }
+    let item = pin_set
+        .and_then(|s| items(s).iter().find(|i| i.PropertyId == request.id))
+        .or_else(|| default_set.and_then(|s| items(s).iter().find(|i| i.PropertyId == request.id)));
+    let Some(item) = item else {
+        return STATUS_NOT_FOUND;
+    };
+    if request.input_len < item.MinProperty {
+        return STATUS_INVALID_PARAMETER;
+    }
+    let handler = match verb {
+        KSPROPERTY_TYPE_GET => item.GetPropertyHandler,
+        KSPROPERTY_TYPE_SET => item.SetPropertyHandler,
+        _ => {
+            let Some(support) = item.SupportHandler else {
+                return default_basic_support(item, b);
+            };
+            Some(support)
+        }
+    };
+    let Some(handler) = handler else {
+        return STATUS_NOT_FOUND;
+    };
+    if verb != KSPROPERTY_TYPE_BASICSUPPORT && request.output_len < item.MinData {
+        if request.output_len == 0 {
+            b.irp.IoStatus.Information = item.MinData as usize;
+            return STATUS_BUFFER_OVERFLOW;
+        }
+        return STATUS_BUFFER_TOO_SMALL;
+    }
+    let data = b.data();
+    let property = b.input.as_mut_ptr().cast::<KSIDENTIFIER>();
+    // SAFETY: the handler contract: a valid IRP, the KSPROPERTY at the start of the
+    // input buffer (24 bytes, checked), and the output buffer or null.
+    unsafe { handler(&mut *b.irp, property, data) }
+}
+
+fn default_basic_support(item: &KSPROPERTY_ITEM, b: &mut IrpBuffers) -> NTSTATUS {
+    if b.output.len() < 4 {
+        return STATUS_INVALID_PARAMETER;
+    }
+    let mut flags = 0u32;
+    if item.GetPropertyHandler.is_some() {
+        flags |= KSPROPERTY_TYPE_GET;
+    }
+    if item.SetPropertyHandler.is_some() {
+        flags |= KSPROPERTY_TYPE_SET;
+    }
+    b.output[..4].copy_from_slice(&flags.to_le_bytes());
+    b.irp.IoStatus.Information = 4;
+    STATUS_SUCCESS
+}

@@ -1,0 +1,287 @@
+//! The pins' properties through the KS simulator, table-driven: every property × every
+//! verb (and unknown flags) × output lengths {0, 1, required − 1, required, required +
+//! 100} × input lengths {12, 24, 64}, each against the exact NTSTATUS and Information the
+//! rules give (the rules are written out again below, independently of src/sim and
+//! src/property).
+
+use ksframe::allocator::AllocatorStats;
+use ksframe::avstream::{CAPTURE_PIN, DEVICE_DESCRIPTOR, FORMATS, SINK_PIN};
+use ksframe::kernel::host::PoolScope;
+use ksframe::ks::*;
+use ksframe::property::{
+    KSPROPERTY_KSFRAME_ALLOCATOR_RESET, KSPROPERTY_KSFRAME_ALLOCATOR_STATISTICS, KSPROPSETID_KsframeAllocator,
+};
+use ksframe::sim::{AllocatorChoice, Request, Sim};
+
+#[derive(Clone, Copy, Debug)]
+struct Spec {
+    name: &'static str,
+    set: GUID,
+    id: u32,
+    get: bool,
+    set_supported: bool,
+    /// MinData KS enforces for Get/Set.
+    min_data: u32,
+    /// Bytes a successful Get writes.
+    value: u32,
+    /// The handler does the size protocol itself (MinData 0).
+    variable: bool,
+}
+
+const SPECS: [Spec; 5] = [
+    Spec {
+        name: "ALLOCATORFRAMING",
+        set: KSPROPSETID_Connection,
+        id: KSPROPERTY_CONNECTION_ALLOCATORFRAMING,
+        get: true,
+        set_supported: false,
+        min_data: 24,
+        value: 24,
+        variable: false,
+    },
+    Spec {
+        name: "ALLOCATORFRAMING_EX",
+        set: KSPROPSETID_Connection,
+        id: KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX,
+        get: true,
+        set_supported: false,
+        min_data: 0,
+        value: 24 + 88,
+        variable: true,
+    },
+    Spec {
+        name: "STREAM_ALLOCATOR",
+        set: KSPROPSETID_Stream,
+        id: KSPROPERTY_STREAM_ALLOCATOR,
+        get: true,
+        set_supported: true,
+        min_data: 8,
+        value: 8,
+        variable: false,
+    },
+    Spec {
+        name: "KSFRAME_STATISTICS",
+        set: KSPROPSETID_KsframeAllocator,
+        id: KSPROPERTY_KSFRAME_ALLOCATOR_STATISTICS,
+        get: true,
+        set_supported: false,
+        min_data: 48,
+        value: 48,
+        variable: false,
+    },
+    Spec {
+        name: "KSFRAME_RESET",
+        set: KSPROPSETID_KsframeAllocator,
+        id: KSPROPERTY_KSFRAME_ALLOCATOR_RESET,
+        get: false,
+        set_supported: true,
+        min_data: 0,
+        value: 0,
+        variable: false,
+    },
+];
+
+const DESCRIPTION: u32 = 40;
+
+/// The expected (status, information) by the rules of KsPropertyHandler (as ksframe's
+/// simulator imitates them) and of ksframe's handlers.
+fn expected(spec: &Spec, flags: u32, input_len: u32, output_len: u32) -> (NTSTATUS, usize) {
+    if input_len < 24 {
+        return (STATUS_INVALID_PARAMETER, 0);
+    }
+    let verb = flags & !KSPROPERTY_TYPE_TOPOLOGY;
+    match verb {
+        KSPROPERTY_TYPE_SETSUPPORT => (STATUS_SUCCESS, 0),
+        KSPROPERTY_TYPE_BASICSUPPORT => match output_len {
+            0 => (STATUS_BUFFER_OVERFLOW, DESCRIPTION as usize),
+            1..=3 => (STATUS_BUFFER_TOO_SMALL, 0),
+            4..=39 => (STATUS_SUCCESS, 4),
+            _ => (STATUS_SUCCESS, DESCRIPTION as usize),
+        },
+        KSPROPERTY_TYPE_GET | KSPROPERTY_TYPE_SET => {
+            let is_get = verb == KSPROPERTY_TYPE_GET;
+            if (is_get && !spec.get) || (!is_get && !spec.set_supported) {
+                return (STATUS_NOT_FOUND, 0);
+            }
+            if output_len < spec.min_data {
+                return if output_len == 0 {
+                    (STATUS_BUFFER_OVERFLOW, spec.min_data as usize)
+                } else {
+                    (STATUS_BUFFER_TOO_SMALL, 0)
+                };
+            }
+            if !is_get {
+                // Sets: STREAM_ALLOCATOR with a NULL handle detaches; RESET zeroes.
+                return (STATUS_SUCCESS, 0);
+            }
+            if spec.variable {
+                return match output_len {
+                    0 => (STATUS_BUFFER_OVERFLOW, spec.value as usize),
+                    n if n < spec.value => (STATUS_BUFFER_TOO_SMALL, 0),
+                    _ => (STATUS_SUCCESS, spec.value as usize),
+                };
+            }
+            (STATUS_SUCCESS, spec.value as usize)
+        }
+        _ => (STATUS_INVALID_PARAMETER, 0),
+    }
+}
+
+#[test]
+fn every_property_verb_and_length_gives_the_exact_status_and_information() {
+    let scope = PoolScope::new();
+    let _g = scope.enter();
+    let mut sim = Sim::new(&DEVICE_DESCRIPTOR);
+    let format = FORMATS[0];
+    let mut capture = sim.create_pin(0, CAPTURE_PIN, Some(format.data_format())).unwrap();
+    let mut sink = sim.create_pin(0, SINK_PIN, Some(format.data_format())).unwrap();
+    // The capture pin allocates, so its statistics set has a pool to report on.
+    let _pipe = sim.connect(&mut capture, &mut sink, AllocatorChoice::Upstream).unwrap();
+
+    let verbs = [
+        KSPROPERTY_TYPE_GET,
+        KSPROPERTY_TYPE_SET,
+        KSPROPERTY_TYPE_BASICSUPPORT,
+        KSPROPERTY_TYPE_SETSUPPORT,
+        KSPROPERTY_TYPE_GET | KSPROPERTY_TYPE_TOPOLOGY,
+        KSPROPERTY_TYPE_RELATIONS,
+        0x0002_0000,
+        KSPROPERTY_TYPE_GET | KSPROPERTY_TYPE_SET,
+    ];
+    let mut cases = 0;
+    for spec in SPECS {
+        for flags in verbs {
+            let required = match flags & !KSPROPERTY_TYPE_TOPOLOGY {
+                KSPROPERTY_TYPE_BASICSUPPORT => DESCRIPTION,
+                _ => spec.value.max(spec.min_data).max(1),
+            };
+            for output_len in [0, 1, required - 1, required, required + 100] {
+                for input_len in [12u32, 24, 64] {
+                    let request = Request {
+                        set: spec.set,
+                        id: spec.id,
+                        flags,
+                        input_len,
+                        output_len,
+                        data: Vec::new(),
+                        requestor: UserMode,
+                    };
+                    let reply = sim.property(&mut capture, &request);
+                    let want = expected(&spec, flags, input_len, output_len);
+                    assert_eq!(
+                        (reply.status, reply.information),
+                        want,
+                        "{} flags {flags:#x} out {output_len} in {input_len}: got {:#010x}/{}, want {:#010x}/{}",
+                        spec.name,
+                        reply.status as u32,
+                        reply.information,
+                        want.0 as u32,
+                        want.1
+                    );
+                    if reply.status == STATUS_SUCCESS
+                        && flags & !KSPROPERTY_TYPE_TOPOLOGY == KSPROPERTY_TYPE_BASICSUPPORT
+                    {
+                        let access = u32::from_le_bytes(reply.output[..4].try_into().unwrap());
+                        let mut want = KSPROPERTY_TYPE_BASICSUPPORT;
+                        if spec.get {
+                            want |= KSPROPERTY_TYPE_GET;
+                        }
+                        if spec.set_supported {
+                            want |= KSPROPERTY_TYPE_SET;
+                        }
+                        assert_eq!(access, want, "{} access flags", spec.name);
+                    }
+                    cases += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(cases, 5 * 8 * 5 * 3);
+    sim.close_pin(capture);
+    sim.close_pin(sink);
+    assert_eq!(scope.bytes_outstanding(), 0, "pins and pool leaked");
+}
+
+#[test]
+fn unknown_sets_and_ids_and_default_items() {
+    let mut sim = Sim::new(&DEVICE_DESCRIPTOR);
+    let mut pin = sim.create_pin(0, CAPTURE_PIN, Some(FORMATS[0].data_format())).unwrap();
+    let unknown_set = GUID::from_u128(0x01234567_89AB_CDEF_0123_456789ABCDEF);
+    assert_eq!(sim.property(&mut pin, &Request::get(unknown_set, 0, 8)).status, STATUS_PROPSET_NOT_FOUND);
+    assert_eq!(sim.property(&mut pin, &Request::get(KSPROPSETID_Connection, 99, 8)).status, STATUS_NOT_FOUND);
+    assert_eq!(
+        sim.property(&mut pin, &Request::get(KSPROPSETID_KsframeAllocator, 7, 8)).status,
+        STATUS_NOT_FOUND
+    );
+    // An AVStream default the pin does not override still answers.
+    let state = sim.property(&mut pin, &Request::get(KSPROPSETID_Connection, KSPROPERTY_CONNECTION_STATE, 4));
+    assert_eq!(
+        (state.status, state.information, state.output.clone()),
+        (STATUS_SUCCESS, 4, vec![0, 0, 0, 0])
+    );
+    sim.close_pin(pin);
+}
+
+#[test]
+fn framing_properties_report_the_pins_format() {
+    let mut sim = Sim::new(&DEVICE_DESCRIPTOR);
+    for format in FORMATS {
+        let mut pin = sim.create_pin(0, CAPTURE_PIN, Some(format.data_format())).unwrap();
+        let reply = sim.property(
+            &mut pin,
+            &Request::get(KSPROPSETID_Connection, KSPROPERTY_CONNECTION_ALLOCATORFRAMING, 24),
+        );
+        // SAFETY: 24 bytes of KSALLOCATOR_FRAMING.
+        let framing: KSALLOCATOR_FRAMING = unsafe { std::ptr::read_unaligned(reply.output.as_ptr().cast()) };
+        assert_eq!(framing.FrameSize, format.image_size());
+        assert_eq!(
+            (framing.Frames, framing.FileAlignment, framing.PoolType),
+            (4, FILE_64_BYTE_ALIGNMENT, NonPagedPoolNx)
+        );
+        let items = sim.framing_items(&mut pin);
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].FramingRange.Range.MinFrameSize, format.image_size());
+        assert_eq!(items[0].MemoryType, KSMEMORY_TYPE_KERNEL_NONPAGED);
+        sim.close_pin(pin);
+    }
+}
+
+#[test]
+fn statistics_follow_the_allocator_and_reset() {
+    let scope = PoolScope::new();
+    let _g = scope.enter();
+    let mut sim = Sim::new(&DEVICE_DESCRIPTOR);
+    let mut up = sim.create_pin(0, CAPTURE_PIN, Some(FORMATS[3].data_format())).unwrap();
+    let mut down = sim.create_pin(0, SINK_PIN, Some(FORMATS[3].data_format())).unwrap();
+    let mut pipe = sim.connect(&mut up, &mut down, AllocatorChoice::Upstream).unwrap();
+    assert_eq!(sim.stream(&mut pipe, &up, &down, 100), 100);
+    let stats = |sim: &mut Sim, pin: &mut ksframe::sim::Pin| {
+        let r = sim.property(
+            pin,
+            &Request::get(KSPROPSETID_KsframeAllocator, KSPROPERTY_KSFRAME_ALLOCATOR_STATISTICS, 48),
+        );
+        assert_eq!(r.status, STATUS_SUCCESS);
+        // SAFETY: 48 bytes of AllocatorStats.
+        unsafe { std::ptr::read_unaligned(r.output.as_ptr().cast::<AllocatorStats>()) }
+    };
+    let s = stats(&mut sim, &mut up);
+    assert_eq!(
+        (s.allocations, s.frees, s.outstanding, s.frames, s.frame_size),
+        (100, 100, 0, 4, FORMATS[3].image_size())
+    );
+    // The sink did not allocate: no counters there.
+    let r = sim.property(
+        &mut down,
+        &Request::get(KSPROPSETID_KsframeAllocator, KSPROPERTY_KSFRAME_ALLOCATOR_STATISTICS, 48),
+    );
+    assert_eq!(r.status, STATUS_INVALID_DEVICE_STATE);
+    let r = sim.property(
+        &mut up,
+        &Request::set(KSPROPSETID_KsframeAllocator, KSPROPERTY_KSFRAME_ALLOCATOR_RESET, &[]),
+    );
+    assert_eq!(r.status, STATUS_SUCCESS);
+    assert_eq!(stats(&mut sim, &mut up).allocations, 0);
+    sim.close_pin(up);
+    sim.close_pin(down);
+    assert_eq!(scope.bytes_outstanding(), 0);
+}
