@@ -14,12 +14,13 @@ if ! command -v rustup >/dev/null; then
     exit 1
 fi
 # rust-toolchain.toml names the channel, components and cross target; with
-# RUSTUP_AUTO_INSTALL=0 nothing installs them unless asked.
+# RUSTUP_AUTO_INSTALL=0 nothing installs them unless asked. A nightly (NIGHTLY, default
+# "nightly") runs Miri and cargo-fuzz.
 rustup toolchain install
-MIRI_TOOLCHAIN="${MIRI_TOOLCHAIN:-nightly}"
-if ! cargo "+$MIRI_TOOLCHAIN" miri --version >/dev/null 2>&1 \
-    || ! rustup "+$MIRI_TOOLCHAIN" component list --installed 2>/dev/null | grep -q '^rust-src'; then
-    rustup toolchain install "$MIRI_TOOLCHAIN" --profile minimal --component miri,rust-src
+NIGHTLY="${NIGHTLY:-nightly}"
+if ! cargo "+$NIGHTLY" miri --version >/dev/null 2>&1 \
+    || ! rustup "+$NIGHTLY" component list --installed 2>/dev/null | grep -q '^rust-src'; then
+    rustup toolchain install "$NIGHTLY" --profile minimal --component miri,rust-src
 fi
 need_pkgs=()
 command -v x86_64-w64-mingw32-gcc >/dev/null || need_pkgs+=(gcc-mingw-w64-x86-64-win32)
@@ -31,7 +32,7 @@ if [ "${#need_pkgs[@]}" -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${need_pkgs[@]}"
 fi
 rustc --version
-cargo "+$MIRI_TOOLCHAIN" miri --version
+cargo "+$NIGHTLY" miri --version
 x86_64-w64-mingw32-gcc --version | head -n1
 
 CROSS=(--target x86_64-pc-windows-msvc --no-default-features)
@@ -87,6 +88,18 @@ ls -l target/x86_64-pc-windows-msvc/release/ksframe.dll
 step "cargo test (host build; includes the ABI and image checks)"
 cargo test --locked --all-targets
 
+step "fuzz: property requests through the simulator (60 s on top of fuzz/corpus/property)"
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 0.13.2
+fuzz_out="$(mktemp -d)"
+if ! (cd fuzz && cargo "+$NIGHTLY" fuzz run property "$fuzz_out" corpus/property -- \
+    -max_total_time="${FUZZ_SECONDS:-60}" -rss_limit_mb=4096 >"$fuzz_out.log" 2>&1); then
+    tail -n 80 "$fuzz_out.log"
+    echo "the fuzz target failed (crash input under fuzz/artifacts/property)" >&2
+    exit 1
+fi
+grep -E '^(#[0-9]+ +DONE|Done [0-9]+ runs)' "$fuzz_out.log"
+rm -rf "$fuzz_out" "$fuzz_out.log"
+
 step "loom: the allocator's concurrent paths"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
     cargo test --locked --release --test loom_pool
@@ -94,7 +107,7 @@ RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
 step "Miri: the unsafe code's tests (ks, kernel, allocator)"
 # Isolation off: proptest looks for its regression files.
 export MIRIFLAGS="${MIRIFLAGS:--Zmiri-disable-isolation}"
-cargo "+$MIRI_TOOLCHAIN" miri test --locked --lib -- ks:: kernel:: allocator::
-cargo "+$MIRI_TOOLCHAIN" miri test --locked --test allocator
+cargo "+$NIGHTLY" miri test --locked --lib -- ks:: kernel:: allocator::
+cargo "+$NIGHTLY" miri test --locked --test allocator
 
 step "all checks passed in ${SECONDS}s"

@@ -12,8 +12,15 @@
 //!
 //! Layers, each a module; a layer uses only the ones below it:
 //!
+//! - [`avstream`]: the device, filter and pin descriptors and the pin callbacks;
+//! - [`property`]: the property-set dispatch table and its handlers;
+//! - [`allocator`]: the frame pool behind `KSALLOCATOR_DISPATCH`;
+//! - [`pin`]: the per-pin state behind `KSPIN.Context`;
+//! - [`framing`]: the framing model and the pipe resolution rule;
 //! - [`ks`]: the Kernel Streaming ABI (`repr(C)` types, constants, GUIDs), no logic;
-//! - [`kernel`]: the platform boundary, the only module that knows which build it is in.
+//! - [`kernel`]: the platform boundary, the only module that knows which build it is in;
+//! - `sim` (host build only): a KS host simulator that plays ks.sys against the real
+//!   descriptors.
 //!
 //! The crate is `no_std` in every build; `std` comes in only with the `host` feature.
 

@@ -273,8 +273,18 @@ pub(super) fn log(args: core::fmt::Arguments<'_>) {
     if std::env::var_os("KSFRAME_LOG").is_some() {
         std::eprintln!("{text}");
     }
-    LOG.with(|l| l.borrow_mut().push(text));
+    LOG.with(|l| {
+        let mut lines = l.borrow_mut();
+        // Bounded: a long run (a fuzzer) keeps the most recent lines only.
+        if lines.len() >= LOG_CAPACITY {
+            lines.drain(..LOG_CAPACITY / 2);
+        }
+        lines.push(text);
+    });
 }
+
+/// Log lines kept per thread.
+pub const LOG_CAPACITY: usize = 10_000;
 
 /// Takes the log lines this thread wrote so far.
 pub fn take_log() -> Vec<String> {
@@ -373,9 +383,17 @@ pub fn create_handle(kind: FakeObjectKind, kernel: bool) -> (HANDLE, Arc<FakeObj
 }
 
 /// Closes a handle: later lookups of it fail with STATUS_INVALID_HANDLE (a stale
-/// handle). References already taken stay valid.
+/// handle). References already taken stay valid; the object leaves the table when its
+/// last handle and its last reference are gone.
 pub fn close_handle(handle: HANDLE) {
-    handles().handles.remove(&(handle as usize));
+    let mut table = handles();
+    if let Some(entry) = table.handles.remove(&(handle as usize)) {
+        let body = entry.object.body() as usize;
+        let still_open = table.handles.values().any(|e| e.object.body() as usize == body);
+        if !still_open && entry.object.references() == 0 {
+            table.objects.remove(&body);
+        }
+    }
 }
 
 /// Fault injection: referencing `handle` fails with `status` from now on.
@@ -415,12 +433,16 @@ pub(super) unsafe fn reference_object_by_handle(
 }
 
 pub(super) unsafe fn dereference_object(object: NonNull<c_void>) {
-    let table = handles();
+    let mut table = handles();
     let Some(obj) = table.objects.get(&(object.as_ptr() as usize)) else {
         panic!("ObDereferenceObject({object:p}) of an object that was never referenced");
     };
     let before = obj.references.fetch_sub(1, Ordering::SeqCst);
     assert!(before > 0, "REFERENCE_BY_POINTER: object {object:p} dereferenced below zero");
+    let body = object.as_ptr() as usize;
+    if before == 1 && !table.handles.values().any(|e| e.object.body() as usize == body) {
+        table.objects.remove(&body);
+    }
 }
 
 #[cfg(test)]

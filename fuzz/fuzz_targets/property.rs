@@ -1,0 +1,88 @@
+//! Arbitrary bytes → property requests through the KS simulator to ksframe's pins.
+//!
+//! Whatever the request (any set, id, flags, input and output lengths, value bytes,
+//! handle value, requestor mode, pin state), the driver must answer with a status and
+//! not crash, and after the pins close no pool byte and no object reference may remain.
+
+#![no_main]
+
+use ksframe::avstream::{CAPTURE_PIN, DEVICE_DESCRIPTOR, FORMATS, SINK_PIN};
+use ksframe::kernel::host::{FakeObjectKind, PoolScope, close_handle, create_handle};
+use ksframe::ks::*;
+use ksframe::property::KSPROPSETID_KsframeAllocator;
+use ksframe::sim::{AllocatorChoice, Request, Sim};
+use libfuzzer_sys::fuzz_target;
+
+const SETS: [GUID; 3] = [KSPROPSETID_Connection, KSPROPSETID_Stream, KSPROPSETID_KsframeAllocator];
+
+/// Reads little-endian fields off the front of the input, zero when it runs out.
+struct Bytes<'a>(&'a [u8]);
+
+impl Bytes<'_> {
+    fn u8(&mut self) -> u8 {
+        let (first, rest) = self.0.split_first().map_or((0, &[][..]), |(f, r)| (*f, r));
+        self.0 = rest;
+        first
+    }
+    fn u32(&mut self) -> u32 {
+        u32::from_le_bytes([self.u8(), self.u8(), self.u8(), self.u8()])
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let scope = PoolScope::new();
+    let _g = scope.enter();
+    let mut input = Bytes(data);
+    let mut sim = Sim::new(&DEVICE_DESCRIPTOR);
+    // The 640x480 formats (YUY2, NV12): the larger ones only make each run slower, the
+    // property paths are the same.
+    let format = FORMATS[if input.u8() & 1 == 0 { 0 } else { 3 }];
+    let mut up = sim.create_pin(0, CAPTURE_PIN, Some(format.data_format())).expect("capture pin");
+    let mut down = sim.create_pin(0, SINK_PIN, Some(format.data_format())).expect("sink pin");
+    let choice = [AllocatorChoice::Upstream, AllocatorChoice::Downstream, AllocatorChoice::Foreign]
+        [usize::from(input.u8()) % 3];
+    let _pipe = sim.connect(&mut up, &mut down, choice).expect("our own pins resolve");
+    let (file_handle, file) = create_handle(FakeObjectKind::File, input.u8() & 1 == 1);
+
+    while !input.0.is_empty() {
+        let op = input.u8();
+        let set = match op & 3 {
+            3 => GUID::from_u128(u128::from(input.u32()) << 96),
+            n => SETS[usize::from(n)],
+        };
+        let id = u32::from(input.u8() % 8);
+        let flags = match input.u8() % 6 {
+            0 => KSPROPERTY_TYPE_GET,
+            1 => KSPROPERTY_TYPE_SET,
+            2 => KSPROPERTY_TYPE_BASICSUPPORT,
+            3 => KSPROPERTY_TYPE_SETSUPPORT,
+            4 => KSPROPERTY_TYPE_GET | KSPROPERTY_TYPE_TOPOLOGY,
+            _ => input.u32(),
+        };
+        let input_len = u32::from(input.u8());
+        let output_len = u32::from(input.u8()) * 2;
+        // The value: a real handle, a forged one, NULL, or raw bytes.
+        let value: Vec<u8> = match input.u8() % 4 {
+            0 => (file_handle as usize).to_le_bytes().to_vec(),
+            1 => u64::from(input.u32()).to_le_bytes().to_vec(),
+            2 => vec![0; 8],
+            _ => (0..input.u8() % 64).map(|_| input.u8()).collect(),
+        };
+        let requestor = if op & 4 == 0 { UserMode } else { KernelMode };
+        let pin = if op & 8 == 0 { &mut up } else { &mut down };
+        if op & 16 != 0 {
+            let _ = sim.set_state(pin, KSSTATE::from(input.u8() % 4));
+        }
+        let request = Request { set, id, flags, input_len, output_len, data: value, requestor };
+        let reply = sim.property(pin, &request);
+        assert!(reply.output.len() == output_len as usize);
+        if NT_SUCCESS(reply.status) && reply.status != STATUS_BUFFER_OVERFLOW {
+            assert!(reply.information <= output_len as usize, "Information past the buffer");
+        }
+    }
+    sim.close_pin(up);
+    sim.close_pin(down);
+    close_handle(file_handle);
+    assert_eq!(file.references(), 0, "an allocator reference leaked");
+    assert_eq!(scope.bytes_outstanding(), 0, "pool leaked");
+});
