@@ -24,6 +24,13 @@ pub unsafe extern "system" fn DriverEntry(
     registry_path: *const UNICODE_STRING,
 ) -> NTSTATUS {
     crate::log!("DriverEntry backend={} pool={}", crate::kernel::BACKEND, raw::pool_routine_name());
+    // SAFETY: DriverEntry's arguments (KMDF driver object first; nothing in the cross
+    // build).
+    let status = unsafe { crate::hosting::driver_create(driver, registry_path) };
+    if !crate::ks::NT_SUCCESS(status) {
+        crate::log!("DriverEntry WdfDriverCreate status={:#010x}", status as u32);
+        return status;
+    }
     // SAFETY: we are DriverEntry: the arguments are the loader's, PASSIVE_LEVEL holds,
     // and DEVICE_DESCRIPTOR (crate::avstream) is a static.
     let status = unsafe { raw::ks_initialize_driver(driver, registry_path, &DEVICE_DESCRIPTOR) };

@@ -53,6 +53,7 @@ extern crate std;
 pub mod allocator;
 pub mod avstream;
 pub mod framing;
+mod hosting;
 pub mod kernel;
 pub mod ks;
 pub mod pin;

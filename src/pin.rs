@@ -13,7 +13,7 @@ use crate::framing::Framing;
 use crate::kernel::ObjectRef;
 use crate::ks::{GUID, HANDLE, KSPIN, KSSTATE, KSSTATE_STOP};
 use core::ffi::c_void;
-use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// The state of one pin instance.
 ///
@@ -33,6 +33,10 @@ pub struct PinState {
     allocator_handle: AtomicUsize,
     allocator_object: AtomicPtr<c_void>,
     pool: AtomicPtr<FramePool>,
+    /// Frames this pin produced (capture) or consumed (sink).
+    frames_processed: AtomicU64,
+    /// Sink: frames whose pattern was damaged or out of sequence.
+    pattern_errors: AtomicU64,
 }
 
 impl PinState {
@@ -48,7 +52,29 @@ impl PinState {
             allocator_handle: AtomicUsize::new(0),
             allocator_object: AtomicPtr::new(core::ptr::null_mut()),
             pool: AtomicPtr::new(core::ptr::null_mut()),
+            frames_processed: AtomicU64::new(0),
+            pattern_errors: AtomicU64::new(0),
         }
+    }
+
+    /// Counts a processed frame; returns its number (0 for the first).
+    pub fn next_frame(&self) -> u64 {
+        self.frames_processed.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Frames processed so far.
+    pub fn frames_processed(&self) -> u64 {
+        self.frames_processed.load(Ordering::Relaxed)
+    }
+
+    /// Counts a damaged or out-of-sequence frame.
+    pub fn count_pattern_error(&self) {
+        self.pattern_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Damaged or out-of-sequence frames seen so far.
+    pub fn pattern_errors(&self) -> u64 {
+        self.pattern_errors.load(Ordering::Relaxed)
     }
 
     /// The state behind a pin's Context, if the pin has one.

@@ -254,7 +254,10 @@ fn statistics_follow_the_allocator_and_reset() {
     let mut up = sim.create_pin(0, CAPTURE_PIN, Some(FORMATS[3].data_format())).unwrap();
     let mut down = sim.create_pin(0, SINK_PIN, Some(FORMATS[3].data_format())).unwrap();
     let mut pipe = sim.connect(&mut up, &mut down, AllocatorChoice::Upstream).unwrap();
-    assert_eq!(sim.stream(&mut pipe, &up, &down, 100), 100);
+    assert_eq!(sim.run(&mut pipe, &mut up, &mut down, 100), 0, "stopped pins move nothing");
+    assert_eq!(sim.set_state(&mut up, KSSTATE_RUN), STATUS_SUCCESS);
+    assert_eq!(sim.set_state(&mut down, KSSTATE_RUN), STATUS_SUCCESS);
+    assert_eq!(sim.run(&mut pipe, &mut up, &mut down, 100), 100);
     let stats = |sim: &mut Sim, pin: &mut ksframe::sim::Pin| {
         let r = sim.property(
             pin,

@@ -120,7 +120,8 @@ fn pipes_with_and_without_our_allocator() {
         assert_eq!(pipe.resolved.framing.FrameSize, FORMATS[1].image_size());
         assert_eq!(sim.set_state(&mut up, KSSTATE_RUN), STATUS_SUCCESS);
         assert_eq!(sim.set_state(&mut down, KSSTATE_RUN), STATUS_SUCCESS);
-        assert_eq!(sim.stream(&mut pipe, &up, &down, 1000), 1000);
+        assert_eq!(sim.run(&mut pipe, &mut up, &mut down, 1000), 1000);
+        assert_eq!(down.state().unwrap().pattern_errors(), 0);
         let inits = ksframe::kernel::host::take_log().iter().filter(|l| l.contains("allocator init")).count();
         let pools = [up.state().unwrap().pool().is_null(), down.state().unwrap().pool().is_null()];
         match choice {

@@ -11,19 +11,12 @@
 //! path. Create installs a [`PinState`] (non-paged pool) in `KSPIN.Context`; Close takes
 //! it back and frees it, dropping any allocator reference the pin held.
 
+pub mod pattern;
+
 use crate::allocator::ALLOCATOR_DISPATCH;
 use crate::framing::Framing;
 use crate::kernel::{POOL_TAG, PoolBox};
-use crate::ks::{
-    GUID, IRP, KS_BITMAPINFOHEADER, KS_DATAFORMAT_VIDEOINFOHEADER, KS_DATARANGE_VIDEO,
-    KS_VIDEO_STREAM_CONFIG_CAPS, KS_VIDEOINFOHEADER, KSALLOCATOR_FRAMING_EX, KSCATEGORY_CAPTURE,
-    KSCATEGORY_VIDEO, KSCATEGORY_VIDEO_CAMERA, KSDATAFORMAT, KSDATAFORMAT_SPECIFIER_VIDEOINFO,
-    KSDATAFORMAT_SUBTYPE_NV12, KSDATAFORMAT_SUBTYPE_YUY2, KSDATAFORMAT_TYPE_VIDEO, KSDATARANGE,
-    KSDEVICE_DESCRIPTOR, KSDEVICE_DESCRIPTOR_VERSION, KSFILTER_DESCRIPTOR, KSFILTER_DESCRIPTOR_VERSION,
-    KSPIN, KSPIN_COMMUNICATION_BOTH, KSPIN_DATAFLOW_IN, KSPIN_DATAFLOW_OUT, KSPIN_DESCRIPTOR,
-    KSPIN_DESCRIPTOR_EX, KSPIN_DISPATCH, KSSTATE, NTSTATUS, PINNAME_VIDEO_CAPTURE, RECT, SIZE,
-    STATUS_SUCCESS,
-};
+use crate::ks::*;
 use crate::pin::PinState;
 
 /// Frames each pin asks for.
@@ -209,23 +202,29 @@ static RANGE_LIST: RangeList = RangeList([
 pub static DEFAULT_FRAMING: KSALLOCATOR_FRAMING_EX =
     Framing::for_image(FORMATS[0].image_size(), FRAMES).to_framing_ex();
 
-/// Both pins' dispatch: Create, Close, SetDeviceState, and ksframe's allocator.
-pub static PIN_DISPATCH: KSPIN_DISPATCH = KSPIN_DISPATCH {
-    Create: Some(pin_create),
-    Close: Some(pin_close),
-    Process: None,
-    Reset: None,
-    SetDataFormat: None,
-    SetDeviceState: Some(pin_set_device_state),
-    Connect: None,
-    Disconnect: None,
-    Clock: core::ptr::null(),
-    Allocator: &ALLOCATOR_DISPATCH,
-};
+const fn pin_dispatch(process: crate::ks::PFNKSPIN) -> KSPIN_DISPATCH {
+    KSPIN_DISPATCH {
+        Create: Some(pin_create),
+        Close: Some(pin_close),
+        Process: process,
+        Reset: None,
+        SetDataFormat: Some(pin_set_data_format),
+        SetDeviceState: Some(pin_set_device_state),
+        Connect: None,
+        Disconnect: None,
+        Clock: core::ptr::null(),
+        Allocator: &ALLOCATOR_DISPATCH,
+    }
+}
 
-const fn pin_descriptor(data_flow: i32) -> KSPIN_DESCRIPTOR_EX {
+/// The capture pin's dispatch: Process writes the test pattern; ksframe's allocator.
+pub static CAPTURE_DISPATCH: KSPIN_DISPATCH = pin_dispatch(Some(capture_process));
+/// The sink pin's dispatch: Process checks the test pattern; ksframe's allocator.
+pub static SINK_DISPATCH: KSPIN_DISPATCH = pin_dispatch(Some(sink_process));
+
+const fn pin_descriptor(dispatch: &'static KSPIN_DISPATCH, data_flow: i32) -> KSPIN_DESCRIPTOR_EX {
     KSPIN_DESCRIPTOR_EX {
-        Dispatch: &PIN_DISPATCH,
+        Dispatch: dispatch,
         AutomationTable: &crate::property::PIN_AUTOMATION_TABLE,
         PinDescriptor: KSPIN_DESCRIPTOR {
             InterfacesCount: 0,
@@ -245,13 +244,15 @@ const fn pin_descriptor(data_flow: i32) -> KSPIN_DESCRIPTOR_EX {
         InstancesPossible: 1,
         InstancesNecessary: 0,
         AllocatorFraming: &DEFAULT_FRAMING,
-        IntersectHandler: None,
+        IntersectHandler: Some(intersect_handler),
     }
 }
 
 /// Pin 0: video capture (output); pin 1: sink (input).
-pub static PIN_DESCRIPTORS: [KSPIN_DESCRIPTOR_EX; 2] =
-    [pin_descriptor(KSPIN_DATAFLOW_OUT), pin_descriptor(KSPIN_DATAFLOW_IN)];
+pub static PIN_DESCRIPTORS: [KSPIN_DESCRIPTOR_EX; 2] = [
+    pin_descriptor(&CAPTURE_DISPATCH, KSPIN_DATAFLOW_OUT),
+    pin_descriptor(&SINK_DISPATCH, KSPIN_DATAFLOW_IN),
+];
 
 /// Capture pin id.
 pub const CAPTURE_PIN: u32 = 0;
@@ -288,9 +289,27 @@ unsafe impl Sync for FilterList {}
 
 static FILTERS: FilterList = FilterList([&FILTER_DESCRIPTOR]);
 
+/// The device dispatch: Add and Start (a software device: no resources to claim).
+pub static DEVICE_DISPATCH: KSDEVICE_DISPATCH = KSDEVICE_DISPATCH {
+    Add: Some(device_add),
+    Start: Some(device_start),
+    PostStart: None,
+    QueryStop: None,
+    CancelStop: None,
+    Stop: None,
+    QueryRemove: None,
+    CancelRemove: None,
+    Remove: None,
+    QueryCapabilities: None,
+    SurpriseRemoval: None,
+    QueryPower: None,
+    SetPower: None,
+    QueryInterface: None,
+};
+
 /// The device: one filter factory.
 pub static DEVICE_DESCRIPTOR: KSDEVICE_DESCRIPTOR = KSDEVICE_DESCRIPTOR {
-    Dispatch: core::ptr::null(),
+    Dispatch: &DEVICE_DISPATCH,
     FilterDescriptorsCount: 1,
     FilterDescriptors: FILTERS.0.as_ptr(),
     Version: KSDEVICE_DESCRIPTOR_VERSION,
@@ -377,5 +396,220 @@ pub unsafe extern "system" fn pin_set_device_state(pin: *mut KSPIN, to: KSSTATE,
         state.set_device_state(to);
     }
     crate::log!("pin state {} -> {}", from, to);
+    STATUS_SUCCESS
+}
+
+/// The format (of [`FORMATS`]) a pin's connection format selects, if any.
+///
+/// # Safety
+///
+/// As for `connection_image_size`.
+unsafe fn connection_format(pin: &KSPIN) -> Option<Format> {
+    // SAFETY: the caller's contract.
+    let image = unsafe { connection_image_size(pin) }?;
+    // SAFETY: connection_image_size checked it is a KS_DATAFORMAT_VIDEOINFOHEADER.
+    let video = unsafe { &*(pin.ConnectionFormat as *const KS_DATAFORMAT_VIDEOINFOHEADER) };
+    FORMATS.iter().copied().find(|f| {
+        f.subtype == video.DataFormat.SubFormat
+            && f.image_size() == image
+            && f.width as i32 == video.VideoInfoHeader.bmiHeader.biWidth
+    })
+}
+
+/// `KSPIN_DISPATCH.SetDataFormat`: a format change (in KSSTATE_STOP) resizes the framing,
+/// as avshws does with KsEdit. A format outside [`FORMATS`] is refused.
+///
+/// # Safety
+///
+/// Called by AVStream with a live pin whose ConnectionFormat is the proposed format.
+pub unsafe extern "system" fn pin_set_data_format(
+    pin: *mut KSPIN,
+    _old_format: *mut KSDATAFORMAT,
+    _old_attributes: *mut KSMULTIPLE_ITEM,
+    _data_range: *const KSDATARANGE,
+    _attribute_range: PVOID,
+) -> NTSTATUS {
+    // SAFETY: AVStream passes a live pin.
+    let Some(pin_ref) = (unsafe { pin.as_ref() }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    // SAFETY: ConnectionFormat is the proposed format (AVStream's contract).
+    let Some(format) = (unsafe { connection_format(pin_ref) }) else {
+        return STATUS_NO_MATCH;
+    };
+    // SAFETY: the pin's Context is its PinState (Create).
+    if let Some(state) = unsafe { PinState::of(pin) } {
+        let old = state.framing().frame_size;
+        state.set_framing(Framing::for_image(format.image_size(), FRAMES));
+        crate::log!("pin format change id={} frame_size {} -> {}", pin_ref.Id, old, format.image_size());
+    }
+    STATUS_SUCCESS
+}
+
+/// The frame a locked stream pointer offers: (data, bytes available).
+///
+/// # Safety
+///
+/// `sp` is a locked stream pointer of the current Process call.
+unsafe fn offset(sp: core::ptr::NonNull<KSSTREAM_POINTER>, output: bool) -> (*mut u8, u32) {
+    // SAFETY: the caller's contract.
+    let sp = unsafe { sp.as_ref() };
+    let o = if output { sp.OffsetOut } else { sp.OffsetIn };
+    (o.Data, o.Remaining)
+}
+
+/// `KSPIN_DISPATCH.Process` of the capture pin: writes the moving pattern into the
+/// leading frame and sends it on.
+///
+/// # Safety
+///
+/// Called by AVStream with the live pin being processed.
+pub unsafe extern "system" fn capture_process(pin: *mut KSPIN) -> NTSTATUS {
+    // SAFETY: AVStream's Process contract.
+    let Some(state) = (unsafe { PinState::of(pin) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    // SAFETY: Process is running for `pin`.
+    let Some(sp) = (unsafe { crate::kernel::leading_edge(pin) }) else {
+        return STATUS_SUCCESS;
+    };
+    // SAFETY: the locked leading edge.
+    let (data, available) = unsafe { offset(sp, true) };
+    let len = state.framing().frame_size.min(available);
+    if !data.is_null() {
+        // SAFETY: the locked frame has `available` writable bytes at `data`, and `len`
+        // does not exceed them.
+        let frame = unsafe { core::slice::from_raw_parts_mut(data, len as usize) };
+        pattern::fill(frame, state.next_frame());
+    }
+    // SAFETY: the stream header of a locked pointer is valid; DataUsed tells the sink.
+    unsafe {
+        if let Some(header) = sp.as_ref().StreamHeader.as_mut() {
+            header.DataUsed = len;
+        }
+        crate::kernel::advance_and_unlock(sp, 0, len, true);
+    }
+    STATUS_SUCCESS
+}
+
+/// `KSPIN_DISPATCH.Process` of the sink pin: checks the pattern and the frame sequence
+/// of the leading frame and consumes it.
+///
+/// # Safety
+///
+/// Called by AVStream with the live pin being processed.
+pub unsafe extern "system" fn sink_process(pin: *mut KSPIN) -> NTSTATUS {
+    // SAFETY: AVStream's Process contract.
+    let Some(state) = (unsafe { PinState::of(pin) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    // SAFETY: Process is running for `pin`.
+    let Some(sp) = (unsafe { crate::kernel::leading_edge(pin) }) else {
+        return STATUS_SUCCESS;
+    };
+    // SAFETY: the locked leading edge.
+    let (data, available) = unsafe { offset(sp, false) };
+    let expected = state.next_frame();
+    let ok = !data.is_null() && {
+        // SAFETY: `available` readable bytes at `data` in the locked frame.
+        let frame = unsafe { core::slice::from_raw_parts(data, available as usize) };
+        pattern::check(frame) == Some(expected)
+    };
+    if !ok {
+        state.count_pattern_error();
+    }
+    // SAFETY: the locked leading edge, consumed whole.
+    unsafe { crate::kernel::advance_and_unlock(sp, available, 0, true) };
+    STATUS_SUCCESS
+}
+
+/// `KSPIN_DESCRIPTOR_EX.IntersectHandler`: the connection format for a caller's range
+/// that matches one of ours (same subtype and size), KS's size protocol on `Data`.
+///
+/// # Safety
+///
+/// Called by AVStream with ranges of at least a KSDATARANGE, `Data` of `DataBufferSize`
+/// writable bytes (or null when 0) and a writable `DataSize`.
+pub unsafe extern "system" fn intersect_handler(
+    _context: PVOID,
+    _irp: *mut IRP,
+    _pin: *mut KSP_PIN,
+    caller_range: *mut KSDATARANGE,
+    descriptor_range: *mut KSDATARANGE,
+    data_buffer_size: ULONG,
+    data: PVOID,
+    data_size: *mut ULONG,
+) -> NTSTATUS {
+    // SAFETY: AVStream passes valid ranges.
+    let (Some(caller), Some(ours)) = (unsafe { caller_range.as_ref() }, unsafe { descriptor_range.as_ref() })
+    else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    if caller.MajorFormat != ours.MajorFormat
+        || caller.SubFormat != ours.SubFormat
+        || caller.Specifier != ours.Specifier
+        || (ours.FormatSize as usize) < core::mem::size_of::<KS_DATARANGE_VIDEO>()
+    {
+        return STATUS_NO_MATCH;
+    }
+    // SAFETY: FormatSize covers a KS_DATARANGE_VIDEO (checked).
+    let ours = unsafe { &*(descriptor_range as *const KS_DATARANGE_VIDEO) };
+    if (caller.FormatSize as usize) >= core::mem::size_of::<KS_DATARANGE_VIDEO>() {
+        // SAFETY: as above, for the caller's range.
+        let theirs = unsafe { &*(caller_range as *const KS_DATARANGE_VIDEO) };
+        let size = |r: &KS_DATARANGE_VIDEO| {
+            (r.VideoInfoHeader.bmiHeader.biWidth, r.VideoInfoHeader.bmiHeader.biHeight)
+        };
+        if size(theirs) != size(ours) {
+            return STATUS_NO_MATCH;
+        }
+    }
+    let format = KS_DATAFORMAT_VIDEOINFOHEADER {
+        DataFormat: KSDATAFORMAT {
+            FormatSize: core::mem::size_of::<KS_DATAFORMAT_VIDEOINFOHEADER>() as u32,
+            ..ours.DataRange
+        },
+        VideoInfoHeader: ours.VideoInfoHeader,
+    };
+    let needed = core::mem::size_of::<KS_DATAFORMAT_VIDEOINFOHEADER>() as u32;
+    // SAFETY: a writable DataSize (AVStream's contract).
+    let Some(data_size) = (unsafe { data_size.as_mut() }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    *data_size = needed;
+    if data_buffer_size == 0 {
+        return STATUS_BUFFER_OVERFLOW;
+    }
+    if data_buffer_size < needed || data.is_null() {
+        return STATUS_BUFFER_TOO_SMALL;
+    }
+    // SAFETY: `needed` writable bytes at `data` (checked).
+    unsafe { core::ptr::write_unaligned(data.cast::<KS_DATAFORMAT_VIDEOINFOHEADER>(), format) };
+    STATUS_SUCCESS
+}
+
+/// `KSDEVICE_DISPATCH.Add`. In the KMDF build AVStream's device is bound to KMDF here
+/// (see `crate::driver`); a software device has nothing else to set up.
+///
+/// # Safety
+///
+/// Called by AVStream with the new device.
+pub unsafe extern "system" fn device_add(device: *mut KSDEVICE) -> NTSTATUS {
+    crate::log!("device add {:p}", device);
+    crate::hosting::device_add(device)
+}
+
+/// `KSDEVICE_DISPATCH.Start`: no hardware resources to claim.
+///
+/// # Safety
+///
+/// Called by AVStream with the device and its start IRP.
+pub unsafe extern "system" fn device_start(
+    device: *mut KSDEVICE,
+    _irp: *mut IRP,
+    _t: PVOID,
+    _u: PVOID,
+) -> NTSTATUS {
+    crate::log!("device start {:p}", device);
     STATUS_SUCCESS
 }

@@ -264,6 +264,64 @@ pub(super) unsafe fn pin_from_irp(irp: *mut crate::ks::IRP) -> *mut crate::ks::K
 }
 
 // ---------------------------------------------------------------------------------
+// Stream pointers (KsPinGetLeadingEdgeStreamPointer / KsStreamPointerAdvanceOffsetsAndUnlock)
+// ---------------------------------------------------------------------------------
+
+/// What a Process call did with the stream pointer it was offered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Advanced {
+    /// Input bytes consumed.
+    pub in_used: u32,
+    /// Output bytes produced.
+    pub out_used: u32,
+    /// Whether the frame was ejected (moved on).
+    pub eject: bool,
+}
+
+std::thread_local! {
+    static LEADING_EDGE: RefCell<HashMap<usize, usize>> = RefCell::new(HashMap::new());
+    static ADVANCED: RefCell<HashMap<usize, Advanced>> = RefCell::new(HashMap::new());
+}
+
+/// Queues `pointer` as `pin`'s leading edge for the next Process call on this thread
+/// (the simulator's side of KsPinGetLeadingEdgeStreamPointer).
+pub fn offer_stream_pointer(pin: *mut crate::ks::KSPIN, pointer: *mut crate::ks::KSSTREAM_POINTER) {
+    LEADING_EDGE.with(|l| l.borrow_mut().insert(pin as usize, pointer as usize));
+}
+
+/// What the driver did with `pointer`, if it advanced it (and forgets it).
+pub fn take_advanced(pointer: *mut crate::ks::KSSTREAM_POINTER) -> Option<Advanced> {
+    ADVANCED.with(|a| a.borrow_mut().remove(&(pointer as usize)))
+}
+
+pub(super) unsafe fn leading_edge(pin: *mut crate::ks::KSPIN) -> *mut crate::ks::KSSTREAM_POINTER {
+    LEADING_EDGE
+        .with(|l| l.borrow_mut().remove(&(pin as usize)))
+        .map_or(core::ptr::null_mut(), |p| p as *mut _)
+}
+
+pub(super) unsafe fn advance_and_unlock(
+    pointer: *mut crate::ks::KSSTREAM_POINTER,
+    in_used: u32,
+    out_used: u32,
+    eject: bool,
+) {
+    // SAFETY: the simulator offered this pointer (a live KSSTREAM_POINTER it owns).
+    unsafe {
+        let sp = &mut *pointer;
+        assert!(in_used <= sp.OffsetIn.Remaining, "advanced past the input");
+        assert!(out_used <= sp.OffsetOut.Remaining, "advanced past the output");
+        sp.OffsetIn.Remaining -= in_used;
+        sp.OffsetIn.Data = sp.OffsetIn.Data.wrapping_add(in_used as usize);
+        sp.OffsetOut.Remaining -= out_used;
+        sp.OffsetOut.Data = sp.OffsetOut.Data.wrapping_add(out_used as usize);
+    }
+    let previous =
+        ADVANCED.with(|a| a.borrow_mut().insert(pointer as usize, Advanced { in_used, out_used, eject }));
+    assert!(previous.is_none(), "a stream pointer advanced twice");
+}
+
+// ---------------------------------------------------------------------------------
 // Debug log
 // ---------------------------------------------------------------------------------
 

@@ -161,6 +161,34 @@ pub fn pin_from_irp(irp: &Irp<'_>) -> *mut crate::ks::KSPIN {
     unsafe { backend::pin_from_irp(irp.as_ptr()) }
 }
 
+/// The pin's leading-edge stream pointer, locked
+/// (`KsPinGetLeadingEdgeStreamPointer(Pin, KSSTREAM_POINTER_STATE_LOCKED)`), or `None`
+/// when no frame is queued.
+///
+/// # Safety
+///
+/// Call from the pin's Process dispatch with the pin being processed.
+pub unsafe fn leading_edge(pin: *mut crate::ks::KSPIN) -> Option<NonNull<crate::ks::KSSTREAM_POINTER>> {
+    // SAFETY: the caller's contract: `pin` is the live pin being processed.
+    NonNull::new(unsafe { backend::leading_edge(pin) })
+}
+
+/// `KsStreamPointerAdvanceOffsetsAndUnlock`: marks `in_used` input and `out_used` output
+/// bytes consumed and unlocks the pointer; with `eject`, the frame moves on.
+///
+/// # Safety
+///
+/// `pointer` came from [`leading_edge`] in this Process call and is not used afterwards.
+pub unsafe fn advance_and_unlock(
+    pointer: NonNull<crate::ks::KSSTREAM_POINTER>,
+    in_used: u32,
+    out_used: u32,
+    eject: bool,
+) {
+    // SAFETY: the caller's contract.
+    unsafe { backend::advance_and_unlock(pointer.as_ptr(), in_used, out_used, eject) }
+}
+
 /// Writes one line to the kernel debugger (DbgPrintEx, IHVDRIVER, INFO level).
 ///
 /// Use the [`log!`](crate::log) macro rather than calling this directly.

@@ -169,6 +169,16 @@ pub(super) unsafe fn dereference_object(object: NonNull<c_void>) {
 #[cfg_attr(windows, link(name = "ks.sys", kind = "raw-dylib", modifiers = "+verbatim"))]
 unsafe extern "system" {
     fn KsGetPinFromIrp(Irp: *mut crate::ks::IRP) -> *mut crate::ks::KSPIN;
+    fn KsPinGetLeadingEdgeStreamPointer(
+        Pin: *mut crate::ks::KSPIN,
+        State: i32,
+    ) -> *mut crate::ks::KSSTREAM_POINTER;
+    fn KsStreamPointerAdvanceOffsetsAndUnlock(
+        StreamPointer: *mut crate::ks::KSSTREAM_POINTER,
+        InUsed: u32,
+        OutUsed: u32,
+        Eject: u8,
+    );
     fn KsInitializeDriver(
         DriverObject: *mut crate::ks::DRIVER_OBJECT,
         RegistryPathName: *const crate::ks::UNICODE_STRING,
@@ -184,6 +194,24 @@ unsafe extern "system" {
 pub(super) unsafe fn pin_from_irp(irp: *mut crate::ks::IRP) -> *mut crate::ks::KSPIN {
     // SAFETY: a valid IRP that KS dispatched to a pin (the caller's contract).
     unsafe { KsGetPinFromIrp(irp) }
+}
+
+/// KSSTREAM_POINTER_STATE_LOCKED (ks.h).
+const KSSTREAM_POINTER_STATE_LOCKED: i32 = 1;
+
+pub(super) unsafe fn leading_edge(pin: *mut crate::ks::KSPIN) -> *mut crate::ks::KSSTREAM_POINTER {
+    // SAFETY: the live pin of the current Process call (the caller's contract).
+    unsafe { KsPinGetLeadingEdgeStreamPointer(pin, KSSTREAM_POINTER_STATE_LOCKED) }
+}
+
+pub(super) unsafe fn advance_and_unlock(
+    pointer: *mut crate::ks::KSSTREAM_POINTER,
+    in_used: u32,
+    out_used: u32,
+    eject: bool,
+) {
+    // SAFETY: a locked stream pointer of the current Process call (the caller's contract).
+    unsafe { KsStreamPointerAdvanceOffsetsAndUnlock(pointer, in_used, out_used, u8::from(eject)) }
 }
 
 /// `KsInitializeDriver`: hands the driver object to AVStream with the device descriptor.

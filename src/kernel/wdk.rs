@@ -6,7 +6,9 @@
 //! (raw-dylib links the same way under the MSVC linker), so the two kernel builds share
 //! them. Only a Windows build with the WDK compiles this file.
 
-pub(super) use super::raw::{dereference_object, log, pin_from_irp, reference_object_by_handle};
+pub(super) use super::raw::{
+    advance_and_unlock, dereference_object, leading_edge, log, pin_from_irp, reference_object_by_handle,
+};
 
 pub(super) const NAME: &str = "wdk";
 

@@ -44,7 +44,9 @@
     clippy::panic,
     clippy::indexing_slicing,
     clippy::arithmetic_side_effects,
-    clippy::missing_panics_doc
+    clippy::missing_panics_doc,
+    // Frame pointers passed in are ones the simulator itself handed out.
+    clippy::not_unsafe_ptr_arg_deref
 )]
 
 use crate::framing::{Incompatible, Resolved, resolve};
@@ -370,36 +372,160 @@ impl Sim {
             .collect()
     }
 
-    /// Moves `frames` frames through a connected pipe: allocate from the pipe's
-    /// allocator, fill, hand downstream, free. Returns how many went through; an
-    /// allocation failure (all frames out) ends the run early.
-    pub fn stream(&mut self, pipe: &mut Pipe, upstream: &Pin, downstream: &Pin, frames: usize) -> usize {
-        let context = match pipe.choice {
-            AllocatorChoice::Upstream => upstream.allocator_context,
-            AllocatorChoice::Downstream => downstream.allocator_context,
-            AllocatorChoice::Foreign => core::ptr::null_mut(),
-        };
-        let size = pipe.resolved.framing.FrameSize as usize;
+    /// Moves `frames` frames through a connected, running pipe, as AVStream's standard
+    /// transport would: a frame from the pipe's allocator goes to the capture pin's
+    /// Process as its leading-edge stream pointer (output), then to the sink pin's
+    /// Process (input), then back to the allocator. Stops early when the allocator has
+    /// no frame (all out) or a pin does not advance its stream pointer.
+    /// Frames only move while both pins are in KSSTATE_RUN (0 otherwise).
+    pub fn run(&mut self, pipe: &mut Pipe, upstream: &mut Pin, downstream: &mut Pin, frames: usize) -> usize {
+        if upstream.ks.DeviceState != KSSTATE_RUN || downstream.ks.DeviceState != KSSTATE_RUN {
+            return 0;
+        }
+        let size = pipe.resolved.framing.FrameSize;
         for n in 0..frames {
-            if let Some(foreign) = pipe.foreign.as_mut() {
-                let Some(mut frame) = foreign.free.pop() else { return n };
-                frame[0] = n as u8;
-                foreign.free.push(frame);
-                assert!(foreign.free.len() <= foreign.frames);
-                continue;
-            }
-            let allocator = ALLOCATOR();
-            // SAFETY: a live pool context from InitializeAllocator.
-            let frame = unsafe { allocator.Allocate.unwrap()(context) };
-            if frame.is_null() {
+            let Some(frame) = self.allocate_frame(pipe, upstream, downstream) else { return n };
+            let mut header = KSSTREAM_HEADER {
+                Size: core::mem::size_of::<KSSTREAM_HEADER>() as u32,
+                TypeSpecificFlags: 0,
+                PresentationTime: KSTIME { Time: 0, Numerator: 1, Denominator: 1 },
+                Duration: 0,
+                FrameExtent: size,
+                DataUsed: 0,
+                Data: frame,
+                OptionsFlags: 0,
+                Reserved: 0,
+            };
+            let out = KSSTREAM_POINTER_OFFSET { Data: frame.cast(), Count: size, Remaining: size };
+            let none = KSSTREAM_POINTER_OFFSET { Data: core::ptr::null_mut(), Count: 0, Remaining: 0 };
+            let produced = process(upstream, &mut header, none, out).map(|a| a.out_used);
+            let consumed = produced.and_then(|used| {
+                let input = KSSTREAM_POINTER_OFFSET { Data: frame.cast(), Count: used, Remaining: used };
+                process(downstream, &mut header, input, none)
+            });
+            self.free_frame(pipe, upstream, downstream, frame);
+            if consumed.is_none() {
                 return n;
             }
-            // SAFETY: a frame of `size` bytes that the pipe holds until Free.
-            unsafe { core::ptr::write_bytes(frame.cast::<u8>(), n as u8, size.min(64)) };
-            // SAFETY: giving the frame back to its pool.
-            unsafe { allocator.Free.unwrap()(context, frame) };
         }
         frames
+    }
+
+    /// Takes a frame from the pipe's allocator (null when none is free).
+    pub fn allocate_frame(&mut self, pipe: &mut Pipe, upstream: &Pin, downstream: &Pin) -> Option<PVOID> {
+        if let Some(foreign) = pipe.foreign.as_mut() {
+            return foreign.free.pop().map(|f| Box::into_raw(f).cast::<core::ffi::c_void>());
+        }
+        let context = allocator_context(pipe, upstream, downstream);
+        // SAFETY: a live pool context from InitializeAllocator.
+        let frame = unsafe { ALLOCATOR().Allocate.unwrap()(context) };
+        (!frame.is_null()).then_some(frame)
+    }
+
+    /// Gives a frame back to the pipe's allocator.
+    pub fn free_frame(&mut self, pipe: &mut Pipe, upstream: &Pin, downstream: &Pin, frame: PVOID) {
+        if let Some(foreign) = pipe.foreign.as_mut() {
+            let len = pipe.resolved.framing.FrameSize as usize;
+            // SAFETY: made by Box::into_raw of a boxed slice of `len` bytes above.
+            let frame =
+                unsafe { Box::from_raw(core::ptr::slice_from_raw_parts_mut(frame.cast::<u8>(), len)) };
+            foreign.free.push(frame);
+            assert!(foreign.free.len() <= foreign.frames);
+            return;
+        }
+        let context = allocator_context(pipe, upstream, downstream);
+        // SAFETY: giving a frame back to the pool it came from.
+        unsafe { ALLOCATOR().Free.unwrap()(context, frame) };
+    }
+
+    /// Changes a stopped pin's format, as AVStream does: the new format goes to
+    /// `KSPIN.ConnectionFormat`, then SetDataFormat; on failure the old one comes back.
+    pub fn change_format(&mut self, pin: &mut Pin, format: KS_DATAFORMAT_VIDEOINFOHEADER) -> NTSTATUS {
+        if pin.ks.DeviceState != KSSTATE_STOP {
+            return STATUS_INVALID_DEVICE_STATE;
+        }
+        let mut new = Box::new(format);
+        let old_ptr = pin.ks.ConnectionFormat;
+        pin.ks.ConnectionFormat = (&mut *new as *mut KS_DATAFORMAT_VIDEOINFOHEADER).cast();
+        // SAFETY: static dispatch table.
+        let status = match unsafe { (*pin.descriptor().Dispatch).SetDataFormat } {
+            // SAFETY: a live pin with the proposed format in place.
+            Some(set) => unsafe {
+                set(pin.as_ptr(), old_ptr, core::ptr::null_mut(), core::ptr::null(), core::ptr::null_mut())
+            },
+            None => STATUS_SUCCESS,
+        };
+        if NT_SUCCESS(status) {
+            pin.format = Some(new);
+        } else {
+            pin.ks.ConnectionFormat = old_ptr;
+        }
+        status
+    }
+
+    /// The connection format for `range` on pin type `pin_id`, as AVStream's
+    /// KSPROPERTY_PIN_DATAINTERSECTION does it: each descriptor range in order through the
+    /// pin's IntersectHandler, first with a size query, the first match wins.
+    pub fn intersect(
+        &mut self,
+        filter: usize,
+        pin_id: u32,
+        range: &KS_DATARANGE_VIDEO,
+    ) -> Result<KS_DATAFORMAT_VIDEOINFOHEADER, NTSTATUS> {
+        let descriptor = &self.pin_descriptors(filter)[pin_id as usize];
+        let handler = descriptor.IntersectHandler.ok_or(STATUS_NOT_FOUND)?;
+        // SAFETY: DataRanges holds DataRangesCount pointers to static ranges.
+        let ranges = unsafe {
+            core::slice::from_raw_parts(
+                descriptor.PinDescriptor.DataRanges,
+                descriptor.PinDescriptor.DataRangesCount as usize,
+            )
+        };
+        let mut caller = *range;
+        let mut pin = KSP_PIN {
+            Property: KSIDENTIFIER { Set: KSPROPSETID_Pin, Id: 0, Flags: KSPROPERTY_TYPE_GET },
+            PinId: pin_id,
+            Reserved: 0,
+        };
+        for ours in ranges {
+            let mut size = 0u32;
+            let ours = ours.cast_mut();
+            let caller_ptr = (&mut caller as *mut KS_DATARANGE_VIDEO).cast::<KSDATARANGE>();
+            // SAFETY: valid ranges and out pointers, as AVStream passes them.
+            let status = unsafe {
+                handler(
+                    core::ptr::null_mut(),
+                    core::ptr::null_mut(),
+                    &mut pin,
+                    caller_ptr,
+                    ours,
+                    0,
+                    core::ptr::null_mut(),
+                    &mut size,
+                )
+            };
+            if status == STATUS_NO_MATCH {
+                continue;
+            }
+            assert_eq!(status, STATUS_BUFFER_OVERFLOW, "size query");
+            // SAFETY: all-zero bytes are a valid KS_DATAFORMAT_VIDEOINFOHEADER.
+            let mut format: KS_DATAFORMAT_VIDEOINFOHEADER = unsafe { core::mem::zeroed() };
+            // SAFETY: `size` bytes of writable output.
+            let status = unsafe {
+                handler(
+                    core::ptr::null_mut(),
+                    core::ptr::null_mut(),
+                    &mut pin,
+                    caller_ptr,
+                    ours,
+                    size,
+                    (&mut format as *mut KS_DATAFORMAT_VIDEOINFOHEADER).cast(),
+                    &mut size,
+                )
+            };
+            return if NT_SUCCESS(status) { Ok(format) } else { Err(status) };
+        }
+        Err(STATUS_NO_MATCH)
     }
 
     fn delete_allocator(&mut self, pin: &mut Pin) {
@@ -410,6 +536,38 @@ impl Sim {
             pin.allocator_owner = false;
         }
     }
+}
+
+fn allocator_context(pipe: &Pipe, upstream: &Pin, downstream: &Pin) -> PVOID {
+    match pipe.choice {
+        AllocatorChoice::Upstream => upstream.allocator_context,
+        AllocatorChoice::Downstream => downstream.allocator_context,
+        AllocatorChoice::Foreign => core::ptr::null_mut(),
+    }
+}
+
+/// Offers one frame to a pin's Process as its locked leading edge; what the pin advanced.
+fn process(
+    pin: &mut Pin,
+    header: &mut KSSTREAM_HEADER,
+    input: KSSTREAM_POINTER_OFFSET,
+    output: KSSTREAM_POINTER_OFFSET,
+) -> Option<crate::kernel::host::Advanced> {
+    let mut pointer = Box::new(KSSTREAM_POINTER {
+        Context: core::ptr::null_mut(),
+        Pin: pin.as_ptr(),
+        StreamHeader: header,
+        Offset: core::ptr::null_mut(),
+        OffsetIn: input,
+        OffsetOut: output,
+    });
+    pointer.Offset = if output.Data.is_null() { &mut pointer.OffsetIn } else { &mut pointer.OffsetOut };
+    let raw: *mut KSSTREAM_POINTER = &mut *pointer;
+    crate::kernel::host::offer_stream_pointer(pin.as_ptr(), raw);
+    // SAFETY: static dispatch table; a live pin.
+    let status = unsafe { (*pin.descriptor().Dispatch).Process.map_or(STATUS_SUCCESS, |p| p(pin.as_ptr())) };
+    assert!(NT_SUCCESS(status), "Process failed: {status:#x}");
+    crate::kernel::host::take_advanced(raw).filter(|a| a.eject)
 }
 
 #[allow(non_snake_case)]
