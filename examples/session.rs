@@ -1,0 +1,228 @@
+//! The main job on any OS: ksframe's real descriptors in the KS simulator.
+//!
+//! `cargo run --example session -- [--frames N] [--format INDEX] [--allocator up|down|foreign]`
+//!
+//! Shows the filter's pins and formats, the framing each pin advertises, a capture →
+//! sink pipe between two filter instances with the allocator decision and the resolved
+//! framing, N frames streamed (pattern checked at the sink) with a progress display, and
+//! the allocator's counters at the end with a check that nothing leaked.
+
+use ksframe::allocator::AllocatorStats;
+use ksframe::avstream::{CAPTURE_PIN, DEVICE_DESCRIPTOR, FORMATS, Format, SINK_PIN};
+use ksframe::kernel::host::PoolScope;
+use ksframe::ks::*;
+use ksframe::property::{KSPROPERTY_KSFRAME_ALLOCATOR_STATISTICS, KSPROPSETID_KsframeAllocator};
+use ksframe::sim::{AllocatorChoice, Pin, Request, Sim};
+use std::io::Write;
+use std::process::ExitCode;
+
+struct Options {
+    frames: usize,
+    format: usize,
+    allocator: AllocatorChoice,
+}
+
+fn usage() -> ExitCode {
+    eprintln!(
+        "usage: session [--frames N] [--format 0..{}] [--allocator up|down|foreign]",
+        FORMATS.len() - 1
+    );
+    ExitCode::from(2)
+}
+
+fn parse() -> Result<Options, ExitCode> {
+    let mut o = Options { frames: 300, format: 0, allocator: AllocatorChoice::Upstream };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let value = args.next().ok_or_else(usage)?;
+        match arg.as_str() {
+            "--frames" => o.frames = value.parse().map_err(|_| usage())?,
+            "--format" => o.format = value.parse().ok().filter(|i| *i < FORMATS.len()).ok_or_else(usage)?,
+            "--allocator" => {
+                o.allocator = match value.as_str() {
+                    "up" => AllocatorChoice::Upstream,
+                    "down" => AllocatorChoice::Downstream,
+                    "foreign" => AllocatorChoice::Foreign,
+                    _ => return Err(usage()),
+                }
+            }
+            _ => return Err(usage()),
+        }
+    }
+    Ok(o)
+}
+
+fn fourcc(f: &Format) -> String {
+    f.fourcc.to_le_bytes().iter().map(|b| *b as char).collect()
+}
+
+fn memory_name(g: &GUID) -> &'static str {
+    match *g {
+        KSMEMORY_TYPE_KERNEL_NONPAGED => "kernel non-paged",
+        KSMEMORY_TYPE_KERNEL_PAGED => "kernel paged",
+        KSMEMORY_TYPE_SYSTEM => "system",
+        KSMEMORY_TYPE_USER => "user",
+        KSMEMORY_TYPE_DONT_CARE => "don't care",
+        _ => "other",
+    }
+}
+
+fn show_framing(label: &str, items: &[KS_FRAMING_ITEM]) {
+    for it in items {
+        println!(
+            "  {label}: {} frames of {} bytes, alignment {} (mask {:#x}), {} memory, flags {:#x}",
+            it.Frames,
+            it.FramingRange.Range.MinFrameSize,
+            it.FileAlignment + 1,
+            it.FileAlignment,
+            memory_name(&it.MemoryType),
+            it.Flags
+        );
+    }
+}
+
+fn stats(sim: &mut Sim, pin: &mut Pin) -> Option<AllocatorStats> {
+    let r = sim.property(
+        pin,
+        &Request::get(KSPROPSETID_KsframeAllocator, KSPROPERTY_KSFRAME_ALLOCATOR_STATISTICS, 48),
+    );
+    // SAFETY: a successful reply holds 48 bytes of AllocatorStats.
+    (r.status == STATUS_SUCCESS).then(|| unsafe { std::ptr::read_unaligned(r.output.as_ptr().cast()) })
+}
+
+fn main() -> ExitCode {
+    let options = match parse() {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let scope = PoolScope::new();
+    let _g = scope.enter();
+    let mut sim = Sim::new(&DEVICE_DESCRIPTOR);
+
+    println!("ksframe session (KS simulator, host kernel backend)\n");
+    for (f, filter) in sim.filters().iter().enumerate() {
+        println!(
+            "filter {f}: {} pin types, {} categories",
+            filter.PinDescriptorsCount, filter.CategoriesCount
+        );
+        for (p, pin) in sim.pin_descriptors(f).iter().enumerate() {
+            let flow =
+                if pin.PinDescriptor.DataFlow == KSPIN_DATAFLOW_OUT { "capture (out)" } else { "sink (in)" };
+            println!(
+                "  pin {p}: {flow}, {} formats, own allocator: {}",
+                pin.PinDescriptor.DataRangesCount,
+                {
+                    // SAFETY: static dispatch tables.
+                    !unsafe { (*pin.Dispatch).Allocator }.is_null()
+                }
+            );
+        }
+    }
+    println!("\nformats:");
+    for (i, f) in FORMATS.iter().enumerate() {
+        println!("  [{i}] {} {}x{} @30fps, {} bytes per frame", fourcc(f), f.width, f.height, f.image_size());
+    }
+
+    let format = FORMATS[options.format];
+    println!(
+        "\nfilter instances A and B; A.capture -> B.sink as {} {}x{}",
+        fourcc(&format),
+        format.width,
+        format.height
+    );
+    let mut capture = match sim.create_pin(0, CAPTURE_PIN, Some(format.data_format())) {
+        Ok(p) => p,
+        Err(s) => {
+            eprintln!("capture pin create failed: {s:#010x}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut sink = match sim.create_pin(0, SINK_PIN, Some(format.data_format())) {
+        Ok(p) => p,
+        Err(s) => {
+            eprintln!("sink pin create failed: {s:#010x}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("advertised framing (CONNECTION_ALLOCATORFRAMING_EX):");
+    let up_items = sim.framing_items(&mut capture);
+    let down_items = sim.framing_items(&mut sink);
+    show_framing("A.capture", &up_items);
+    show_framing("B.sink   ", &down_items);
+
+    let mut pipe = match sim.connect(&mut capture, &mut sink, options.allocator) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("the pins' framings are incompatible: {e:?}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let who = match options.allocator {
+        AllocatorChoice::Upstream => "A.capture's ksframe allocator",
+        AllocatorChoice::Downstream => "B.sink's ksframe allocator",
+        AllocatorChoice::Foreign => "a foreign allocator (ksframe's callbacks unused)",
+    };
+    let f = pipe.resolved.framing;
+    println!(
+        "allocator: {who}\nresolved framing: {} frames of {} bytes, alignment {}, {} memory",
+        f.Frames,
+        f.FrameSize,
+        f.FileAlignment + 1,
+        memory_name(&pipe.resolved.memory_type)
+    );
+
+    for pin in [&mut capture, &mut sink] {
+        if sim.set_state(pin, KSSTATE_RUN) != STATUS_SUCCESS {
+            eprintln!("state change failed");
+            return ExitCode::FAILURE;
+        }
+    }
+    println!("\nstreaming {} frames (STOP -> ACQUIRE -> PAUSE -> RUN)", options.frames);
+    let mut moved = 0;
+    let chunk = (options.frames / 20).max(1);
+    while moved < options.frames {
+        let n = chunk.min(options.frames - moved);
+        let done = sim.run(&mut pipe, &mut capture, &mut sink, n);
+        moved += done;
+        print!("\r  [{:<20}] {moved}/{}", "#".repeat(moved * 20 / options.frames.max(1)), options.frames);
+        let _ = std::io::stdout().flush();
+        if done < n {
+            break;
+        }
+    }
+    println!();
+    let errors = sink.state().map_or(0, |s| s.pattern_errors());
+    println!("frames through: {moved}, pattern errors at the sink: {errors}");
+
+    let counters = match options.allocator {
+        AllocatorChoice::Upstream => stats(&mut sim, &mut capture),
+        AllocatorChoice::Downstream => stats(&mut sim, &mut sink),
+        AllocatorChoice::Foreign => None,
+    };
+    match counters {
+        Some(s) => println!(
+            "allocator counters: allocations {}, frees {}, failures {}, refused frees {}, outstanding {}, peak {}",
+            s.allocations,
+            s.frees,
+            s.allocation_failures,
+            s.rejected_frees,
+            s.outstanding,
+            s.peak_outstanding
+        ),
+        None => println!("allocator counters: none (ksframe's allocator was not used)"),
+    }
+
+    sim.close_pin(capture);
+    sim.close_pin(sink);
+    let leaked = scope.stats();
+    println!(
+        "closed both pins; pool: {} allocations, {} frees, {} bytes outstanding",
+        leaked.allocations, leaked.frees, leaked.bytes_outstanding
+    );
+    if leaked.bytes_outstanding != 0 || errors != 0 || moved != options.frames {
+        println!("FAILED");
+        return ExitCode::FAILURE;
+    }
+    println!("OK: nothing leaked");
+    ExitCode::SUCCESS
+}

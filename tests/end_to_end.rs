@@ -1,0 +1,157 @@
+//! The filter end to end in the KS simulator: pipes with ksframe's allocator chosen and
+//! not chosen, 10,000 frames with the pattern checked at the sink, stop and restart, a
+//! format change that resizes the framing, pin close with frames outstanding, and zero
+//! pool bytes at the end of every test.
+
+use ksframe::allocator::ALLOCATOR_DISPATCH;
+use ksframe::avstream::{CAPTURE_PIN, DEVICE_DESCRIPTOR, FORMATS, SINK_PIN};
+use ksframe::kernel::host::PoolScope;
+use ksframe::ks::*;
+use ksframe::sim::{AllocatorChoice, Pin, Request, Sim};
+
+fn pipe_pins(sim: &mut Sim, format: usize) -> (Pin, Pin) {
+    let f = FORMATS[format].data_format();
+    (sim.create_pin(0, CAPTURE_PIN, Some(f)).unwrap(), sim.create_pin(0, SINK_PIN, Some(f)).unwrap())
+}
+
+fn run_state(sim: &mut Sim, pins: [&mut Pin; 2], state: KSSTATE) {
+    for pin in pins {
+        assert_eq!(sim.set_state(pin, state), STATUS_SUCCESS);
+    }
+}
+
+#[test]
+fn ten_thousand_frames_with_each_allocator_choice() {
+    for choice in [AllocatorChoice::Upstream, AllocatorChoice::Downstream, AllocatorChoice::Foreign] {
+        let scope = PoolScope::new();
+        let _g = scope.enter();
+        let mut sim = Sim::new(&DEVICE_DESCRIPTOR);
+        let (mut up, mut down) = pipe_pins(&mut sim, 3);
+        let mut pipe = sim.connect(&mut up, &mut down, choice).unwrap();
+        run_state(&mut sim, [&mut up, &mut down], KSSTATE_RUN);
+        assert_eq!(sim.run(&mut pipe, &mut up, &mut down, 10_000), 10_000, "{choice:?}");
+        assert_eq!(up.state().unwrap().frames_processed(), 10_000);
+        assert_eq!(down.state().unwrap().frames_processed(), 10_000);
+        assert_eq!(down.state().unwrap().pattern_errors(), 0, "{choice:?}: the sink saw damaged frames");
+        sim.close_pin(up);
+        sim.close_pin(down);
+        assert_eq!(scope.bytes_outstanding(), 0, "{choice:?} leaked");
+    }
+}
+
+#[test]
+fn the_sink_notices_a_damaged_or_missing_frame() {
+    // The check is real: a frame the capture pin did not write is counted as an error.
+    let scope = PoolScope::new();
+    let _g = scope.enter();
+    let mut sim = Sim::new(&DEVICE_DESCRIPTOR);
+    let (mut up, mut down) = pipe_pins(&mut sim, 0);
+    let mut pipe = sim.connect(&mut up, &mut down, AllocatorChoice::Upstream).unwrap();
+    run_state(&mut sim, [&mut up, &mut down], KSSTATE_RUN);
+    assert_eq!(sim.run(&mut pipe, &mut up, &mut down, 10), 10);
+    // Skip one frame on the capture side only: the sink's sequence breaks.
+    let _ = up.state().unwrap().next_frame();
+    assert_eq!(sim.run(&mut pipe, &mut up, &mut down, 5), 5);
+    assert_eq!(down.state().unwrap().pattern_errors(), 5);
+    sim.close_pin(up);
+    sim.close_pin(down);
+    assert_eq!(scope.bytes_outstanding(), 0);
+}
+
+#[test]
+fn stop_and_restart() {
+    let scope = PoolScope::new();
+    let _g = scope.enter();
+    let mut sim = Sim::new(&DEVICE_DESCRIPTOR);
+    let (mut up, mut down) = pipe_pins(&mut sim, 0);
+    let mut pipe = sim.connect(&mut up, &mut down, AllocatorChoice::Downstream).unwrap();
+    for round in 1..=3 {
+        run_state(&mut sim, [&mut up, &mut down], KSSTATE_RUN);
+        assert_eq!(sim.run(&mut pipe, &mut up, &mut down, 100), 100);
+        run_state(&mut sim, [&mut up, &mut down], KSSTATE_STOP);
+        assert_eq!(sim.run(&mut pipe, &mut up, &mut down, 100), 0, "stopped pins move nothing");
+        assert_eq!(down.state().unwrap().frames_processed(), 100 * round);
+    }
+    assert_eq!(down.state().unwrap().pattern_errors(), 0);
+    sim.close_pin(up);
+    sim.close_pin(down);
+    assert_eq!(scope.bytes_outstanding(), 0);
+}
+
+#[test]
+fn a_format_change_resizes_the_framing() {
+    let scope = PoolScope::new();
+    let _g = scope.enter();
+    let mut sim = Sim::new(&DEVICE_DESCRIPTOR);
+    let (mut up, mut down) = pipe_pins(&mut sim, 0);
+    let framing_size = |sim: &mut Sim, pin: &mut Pin| {
+        let r = sim
+            .property(pin, &Request::get(KSPROPSETID_Connection, KSPROPERTY_CONNECTION_ALLOCATORFRAMING, 24));
+        u32::from_le_bytes(r.output[12..16].try_into().unwrap())
+    };
+    assert_eq!(framing_size(&mut sim, &mut up), FORMATS[0].image_size());
+    for pin in [&mut up, &mut down] {
+        assert_eq!(sim.change_format(pin, FORMATS[2].data_format()), STATUS_SUCCESS);
+    }
+    assert_eq!(framing_size(&mut sim, &mut up), FORMATS[2].image_size());
+    let mut pipe = sim.connect(&mut up, &mut down, AllocatorChoice::Upstream).unwrap();
+    assert_eq!(pipe.resolved.framing.FrameSize, 1920 * 1080 * 2);
+    run_state(&mut sim, [&mut up, &mut down], KSSTATE_RUN);
+    assert_eq!(sim.run(&mut pipe, &mut up, &mut down, 20), 20);
+    // Not while running, and not to a format the pin does not offer.
+    assert_eq!(sim.change_format(&mut up, FORMATS[0].data_format()), STATUS_INVALID_DEVICE_STATE);
+    run_state(&mut sim, [&mut up, &mut down], KSSTATE_STOP);
+    let mut odd = FORMATS[0].data_format();
+    odd.VideoInfoHeader.bmiHeader.biWidth = 641;
+    assert_eq!(sim.change_format(&mut up, odd), STATUS_NO_MATCH);
+    assert_eq!(
+        framing_size(&mut sim, &mut up),
+        FORMATS[2].image_size(),
+        "a refused change keeps the framing"
+    );
+    assert_eq!(down.state().unwrap().pattern_errors(), 0);
+    sim.close_pin(up);
+    sim.close_pin(down);
+    assert_eq!(scope.bytes_outstanding(), 0);
+}
+
+#[test]
+fn pin_close_with_frames_outstanding_defers_the_release() {
+    let scope = PoolScope::new();
+    let _g = scope.enter();
+    let mut sim = Sim::new(&DEVICE_DESCRIPTOR);
+    let (mut up, mut down) = pipe_pins(&mut sim, 3);
+    let mut pipe = sim.connect(&mut up, &mut down, AllocatorChoice::Upstream).unwrap();
+    let context = up.state().unwrap().pool().cast::<core::ffi::c_void>();
+    let held: Vec<PVOID> = (0..3).map(|_| sim.allocate_frame(&mut pipe, &up, &down).unwrap()).collect();
+    sim.close_pin(up);
+    sim.close_pin(down);
+    assert!(scope.bytes_outstanding() > 0, "frames still out: the pool must stay");
+    for (i, frame) in held.into_iter().enumerate() {
+        // SAFETY: the frame's memory is still the pool's (deferred release).
+        unsafe { std::ptr::write_bytes(frame.cast::<u8>(), i as u8, 64) };
+        // SAFETY: returning a frame to its (deleted, still live) pool.
+        unsafe { ALLOCATOR_DISPATCH.Free.unwrap()(context, frame) };
+    }
+    assert_eq!(scope.bytes_outstanding(), 0, "the last Free releases the pool");
+}
+
+#[test]
+fn intersection_picks_the_matching_range() {
+    let mut sim = Sim::new(&DEVICE_DESCRIPTOR);
+    for (i, f) in FORMATS.iter().enumerate() {
+        let format = sim.intersect(0, CAPTURE_PIN, &f.data_range()).unwrap();
+        assert_eq!(format.VideoInfoHeader.bmiHeader.biSizeImage, f.image_size(), "format {i}");
+        assert_eq!(format.DataFormat.SubFormat, f.subtype);
+        assert_eq!(
+            format.DataFormat.FormatSize as usize,
+            std::mem::size_of::<KS_DATAFORMAT_VIDEOINFOHEADER>()
+        );
+    }
+    let mut other = FORMATS[0].data_range();
+    other.DataRange.SubFormat = KSDATAFORMAT_TYPE_STREAM;
+    assert_eq!(sim.intersect(0, CAPTURE_PIN, &other).unwrap_err(), STATUS_NO_MATCH);
+    let mut odd = FORMATS[0].data_range();
+    odd.VideoInfoHeader.bmiHeader.biWidth = 800;
+    assert_eq!(sim.intersect(0, SINK_PIN, &odd).unwrap_err(), STATUS_NO_MATCH);
+}
