@@ -130,14 +130,15 @@ fn main() -> ExitCode {
         format.width,
         format.height
     );
-    let mut capture = match sim.create_pin(0, CAPTURE_PIN, Some(format.data_format())) {
+    let (a, b) = (sim.create_filter(0), sim.create_filter(0));
+    let mut capture = match sim.create_pin(a, CAPTURE_PIN, Some(format.data_format())) {
         Ok(p) => p,
         Err(s) => {
             eprintln!("capture pin create failed: {s:#010x}");
             return ExitCode::FAILURE;
         }
     };
-    let mut sink = match sim.create_pin(0, SINK_PIN, Some(format.data_format())) {
+    let mut sink = match sim.create_pin(b, SINK_PIN, Some(format.data_format())) {
         Ok(p) => p,
         Err(s) => {
             eprintln!("sink pin create failed: {s:#010x}");

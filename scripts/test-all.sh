@@ -88,6 +88,10 @@ ls -l target/x86_64-pc-windows-msvc/release/ksframe.dll
 step "cargo test (host build; includes the ABI and image checks)"
 cargo test --locked --all-targets
 
+step "the main job: cargo run --example session"
+cargo run --locked --example session -- --frames 300 | tail -n 4
+cargo run --locked --example session -- --frames 100 --format 5 --allocator foreign | tail -n 2
+
 step "fuzz: property requests through the simulator (60 s on top of fuzz/corpus/property)"
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 0.13.2
 fuzz_out="$(mktemp -d)"

@@ -10,8 +10,10 @@ use ksframe::ks::*;
 use ksframe::sim::{AllocatorChoice, Pin, Request, Sim};
 
 fn pipe_pins(sim: &mut Sim, format: usize) -> (Pin, Pin) {
+    // Two filter instances: A's capture pin feeds B's sink pin.
+    let (a, b) = (sim.create_filter(0), sim.create_filter(0));
     let f = FORMATS[format].data_format();
-    (sim.create_pin(0, CAPTURE_PIN, Some(f)).unwrap(), sim.create_pin(0, SINK_PIN, Some(f)).unwrap())
+    (sim.create_pin(a, CAPTURE_PIN, Some(f)).unwrap(), sim.create_pin(b, SINK_PIN, Some(f)).unwrap())
 }
 
 fn run_state(sim: &mut Sim, pins: [&mut Pin; 2], state: KSSTATE) {
@@ -139,8 +141,9 @@ fn pin_close_with_frames_outstanding_defers_the_release() {
 #[test]
 fn intersection_picks_the_matching_range() {
     let mut sim = Sim::new(&DEVICE_DESCRIPTOR);
+    let filter = sim.create_filter(0);
     for (i, f) in FORMATS.iter().enumerate() {
-        let format = sim.intersect(0, CAPTURE_PIN, &f.data_range()).unwrap();
+        let format = sim.intersect(filter, CAPTURE_PIN, &f.data_range()).unwrap();
         assert_eq!(format.VideoInfoHeader.bmiHeader.biSizeImage, f.image_size(), "format {i}");
         assert_eq!(format.DataFormat.SubFormat, f.subtype);
         assert_eq!(
@@ -150,8 +153,26 @@ fn intersection_picks_the_matching_range() {
     }
     let mut other = FORMATS[0].data_range();
     other.DataRange.SubFormat = KSDATAFORMAT_TYPE_STREAM;
-    assert_eq!(sim.intersect(0, CAPTURE_PIN, &other).unwrap_err(), STATUS_NO_MATCH);
+    assert_eq!(sim.intersect(filter, CAPTURE_PIN, &other).unwrap_err(), STATUS_NO_MATCH);
     let mut odd = FORMATS[0].data_range();
     odd.VideoInfoHeader.bmiHeader.biWidth = 800;
-    assert_eq!(sim.intersect(0, SINK_PIN, &odd).unwrap_err(), STATUS_NO_MATCH);
+    assert_eq!(sim.intersect(filter, SINK_PIN, &odd).unwrap_err(), STATUS_NO_MATCH);
+}
+
+#[test]
+fn one_pin_of_each_type_per_filter_instance() {
+    let mut sim = Sim::new(&DEVICE_DESCRIPTOR);
+    let a = sim.create_filter(0);
+    let first = sim.create_pin(a, CAPTURE_PIN, Some(FORMATS[0].data_format())).unwrap();
+    assert_eq!(
+        sim.create_pin(a, CAPTURE_PIN, Some(FORMATS[0].data_format())).unwrap_err(),
+        STATUS_INVALID_DEVICE_REQUEST,
+        "InstancesPossible is 1"
+    );
+    let b = sim.create_filter(0);
+    let other = sim.create_pin(b, CAPTURE_PIN, Some(FORMATS[0].data_format())).unwrap();
+    sim.close_pin(first);
+    let again = sim.create_pin(a, CAPTURE_PIN, Some(FORMATS[0].data_format())).unwrap();
+    sim.close_pin(again);
+    sim.close_pin(other);
 }

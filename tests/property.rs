@@ -133,8 +133,9 @@ fn every_property_verb_and_length_gives_the_exact_status_and_information() {
     let _g = scope.enter();
     let mut sim = Sim::new(&DEVICE_DESCRIPTOR);
     let format = FORMATS[0];
-    let mut capture = sim.create_pin(0, CAPTURE_PIN, Some(format.data_format())).unwrap();
-    let mut sink = sim.create_pin(0, SINK_PIN, Some(format.data_format())).unwrap();
+    let (a, b) = (sim.create_filter(0), sim.create_filter(0));
+    let mut capture = sim.create_pin(a, CAPTURE_PIN, Some(format.data_format())).unwrap();
+    let mut sink = sim.create_pin(b, SINK_PIN, Some(format.data_format())).unwrap();
     // The capture pin allocates, so its statistics set has a pool to report on.
     let _pipe = sim.connect(&mut capture, &mut sink, AllocatorChoice::Upstream).unwrap();
 
@@ -205,7 +206,8 @@ fn every_property_verb_and_length_gives_the_exact_status_and_information() {
 #[test]
 fn unknown_sets_and_ids_and_default_items() {
     let mut sim = Sim::new(&DEVICE_DESCRIPTOR);
-    let mut pin = sim.create_pin(0, CAPTURE_PIN, Some(FORMATS[0].data_format())).unwrap();
+    let filter = sim.create_filter(0);
+    let mut pin = sim.create_pin(filter, CAPTURE_PIN, Some(FORMATS[0].data_format())).unwrap();
     let unknown_set = GUID::from_u128(0x01234567_89AB_CDEF_0123_456789ABCDEF);
     assert_eq!(sim.property(&mut pin, &Request::get(unknown_set, 0, 8)).status, STATUS_PROPSET_NOT_FOUND);
     assert_eq!(sim.property(&mut pin, &Request::get(KSPROPSETID_Connection, 99, 8)).status, STATUS_NOT_FOUND);
@@ -225,8 +227,9 @@ fn unknown_sets_and_ids_and_default_items() {
 #[test]
 fn framing_properties_report_the_pins_format() {
     let mut sim = Sim::new(&DEVICE_DESCRIPTOR);
+    let filter = sim.create_filter(0);
     for format in FORMATS {
-        let mut pin = sim.create_pin(0, CAPTURE_PIN, Some(format.data_format())).unwrap();
+        let mut pin = sim.create_pin(filter, CAPTURE_PIN, Some(format.data_format())).unwrap();
         let reply = sim.property(
             &mut pin,
             &Request::get(KSPROPSETID_Connection, KSPROPERTY_CONNECTION_ALLOCATORFRAMING, 24),
@@ -251,8 +254,9 @@ fn statistics_follow_the_allocator_and_reset() {
     let scope = PoolScope::new();
     let _g = scope.enter();
     let mut sim = Sim::new(&DEVICE_DESCRIPTOR);
-    let mut up = sim.create_pin(0, CAPTURE_PIN, Some(FORMATS[3].data_format())).unwrap();
-    let mut down = sim.create_pin(0, SINK_PIN, Some(FORMATS[3].data_format())).unwrap();
+    let (a, b) = (sim.create_filter(0), sim.create_filter(0));
+    let mut up = sim.create_pin(a, CAPTURE_PIN, Some(FORMATS[3].data_format())).unwrap();
+    let mut down = sim.create_pin(b, SINK_PIN, Some(FORMATS[3].data_format())).unwrap();
     let mut pipe = sim.connect(&mut up, &mut down, AllocatorChoice::Upstream).unwrap();
     assert_eq!(sim.run(&mut pipe, &mut up, &mut down, 100), 0, "stopped pins move nothing");
     assert_eq!(sim.set_state(&mut up, KSSTATE_RUN), STATUS_SUCCESS);

@@ -21,7 +21,8 @@ fn get(sim: &mut Sim, pin: &mut Pin) -> usize {
 
 fn setup() -> (Sim, Pin) {
     let mut sim = Sim::new(&DEVICE_DESCRIPTOR);
-    let pin = sim.create_pin(0, CAPTURE_PIN, Some(FORMATS[0].data_format())).unwrap();
+    let filter = sim.create_filter(0);
+    let pin = sim.create_pin(filter, CAPTURE_PIN, Some(FORMATS[0].data_format())).unwrap();
     (sim, pin)
 }
 
@@ -114,8 +115,9 @@ fn pipes_with_and_without_our_allocator() {
     for choice in [AllocatorChoice::Upstream, AllocatorChoice::Downstream, AllocatorChoice::Foreign] {
         let _ = ksframe::kernel::host::take_log();
         let before = scope.stats();
-        let mut up = sim.create_pin(0, CAPTURE_PIN, Some(FORMATS[1].data_format())).unwrap();
-        let mut down = sim.create_pin(0, SINK_PIN, Some(FORMATS[1].data_format())).unwrap();
+        let (a, b) = (sim.create_filter(0), sim.create_filter(0));
+        let mut up = sim.create_pin(a, CAPTURE_PIN, Some(FORMATS[1].data_format())).unwrap();
+        let mut down = sim.create_pin(b, SINK_PIN, Some(FORMATS[1].data_format())).unwrap();
         let mut pipe = sim.connect(&mut up, &mut down, choice).unwrap();
         assert_eq!(pipe.resolved.framing.FrameSize, FORMATS[1].image_size());
         assert_eq!(sim.set_state(&mut up, KSSTATE_RUN), STATUS_SUCCESS);

@@ -37,8 +37,9 @@ fuzz_target!(|data: &[u8]| {
     // The 640x480 formats (YUY2, NV12): the larger ones only make each run slower, the
     // property paths are the same.
     let format = FORMATS[if input.u8() & 1 == 0 { 0 } else { 3 }];
-    let mut up = sim.create_pin(0, CAPTURE_PIN, Some(format.data_format())).expect("capture pin");
-    let mut down = sim.create_pin(0, SINK_PIN, Some(format.data_format())).expect("sink pin");
+    let (a, b) = (sim.create_filter(0), sim.create_filter(0));
+    let mut up = sim.create_pin(a, CAPTURE_PIN, Some(format.data_format())).expect("capture pin");
+    let mut down = sim.create_pin(b, SINK_PIN, Some(format.data_format())).expect("sink pin");
     let choice = [AllocatorChoice::Upstream, AllocatorChoice::Downstream, AllocatorChoice::Foreign]
         [usize::from(input.u8()) % 3];
     let _pipe = sim.connect(&mut up, &mut down, choice).expect("our own pins resolve");

@@ -124,6 +124,8 @@ pub struct Pin {
     allocator_context: PVOID,
     /// Whether `allocator_context` came from this pin's own dispatch table.
     allocator_owner: bool,
+    /// The filter instance the pin is on.
+    filter: usize,
 }
 
 impl Pin {
@@ -176,15 +178,33 @@ struct ForeignAllocator {
     frames: usize,
 }
 
+/// A filter instance: which descriptor it was made from and how many pins of each type
+/// are open on it.
+#[derive(Debug)]
+struct FilterInstance {
+    descriptor: usize,
+    open: Vec<u32>,
+}
+
 /// The simulator: the driver's device descriptor and the objects made from it.
 pub struct Sim {
     device: &'static KSDEVICE_DESCRIPTOR,
+    filters: Vec<FilterInstance>,
 }
 
 impl Sim {
     /// A simulator over `device`.
     pub fn new(device: &'static KSDEVICE_DESCRIPTOR) -> Self {
-        Self { device }
+        Self { device, filters: Vec::new() }
+    }
+
+    /// Creates an instance of filter descriptor `descriptor` (what opening the filter's
+    /// device interface does; ksframe's filter has no Create dispatch) and returns its
+    /// id, for [`Sim::create_pin`].
+    pub fn create_filter(&mut self, descriptor: usize) -> usize {
+        let pins = self.pin_descriptors(descriptor).len();
+        self.filters.push(FilterInstance { descriptor, open: vec![0; pins] });
+        self.filters.len() - 1
     }
 
     /// The filter descriptors.
@@ -199,22 +219,29 @@ impl Sim {
         }
     }
 
-    /// The pin descriptors of filter `filter`.
+    /// The pin descriptors of filter descriptor `filter`.
     pub fn pin_descriptors(&self, filter: usize) -> &'static [KSPIN_DESCRIPTOR_EX] {
         let f = self.filters()[filter];
         // SAFETY: a static array of PinDescriptorsCount descriptors.
         unsafe { core::slice::from_raw_parts(f.PinDescriptors, f.PinDescriptorsCount as usize) }
     }
 
-    /// Creates pin `pin_id` of filter `filter` with `format` as its connection format,
-    /// calling the descriptor's Create dispatch.
+    /// Creates pin `pin_id` on filter instance `filter` with `format` as its connection
+    /// format, calling the descriptor's Create dispatch. More pins of a type than its
+    /// `InstancesPossible` on one filter instance: STATUS_INVALID_DEVICE_REQUEST (AVStream
+    /// refuses them; the exact status is inferred).
     pub fn create_pin(
         &mut self,
         filter: usize,
         pin_id: u32,
         format: Option<KS_DATAFORMAT_VIDEOINFOHEADER>,
     ) -> Result<Pin, NTSTATUS> {
-        let descriptor = &self.pin_descriptors(filter)[pin_id as usize];
+        let instance = self.filters.get(filter).ok_or(STATUS_INVALID_PARAMETER)?;
+        let descriptor =
+            self.pin_descriptors(instance.descriptor).get(pin_id as usize).ok_or(STATUS_INVALID_PARAMETER)?;
+        if instance.open[pin_id as usize] >= descriptor.InstancesPossible {
+            return Err(STATUS_INVALID_DEVICE_REQUEST);
+        }
         let mut format = format.map(Box::new);
         let ks = Box::new(KSPIN {
             Descriptor: descriptor,
@@ -236,7 +263,8 @@ impl Sim {
             ResetState: KSRESET_END,
             ClientState: KSSTATE_STOP,
         });
-        let mut pin = Pin { ks, format, allocator_context: core::ptr::null_mut(), allocator_owner: false };
+        let mut pin =
+            Pin { ks, format, allocator_context: core::ptr::null_mut(), allocator_owner: false, filter };
         // SAFETY: the descriptor's dispatch is a static table.
         let dispatch = unsafe { &*descriptor.Dispatch };
         if let Some(create) = dispatch.Create {
@@ -247,6 +275,7 @@ impl Sim {
                 return Err(status);
             }
         }
+        self.filters[filter].open[pin_id as usize] += 1;
         Ok(pin)
     }
 
@@ -261,6 +290,7 @@ impl Sim {
         let status =
             unsafe { (*dispatch).Close.map_or(STATUS_SUCCESS, |close| close(pin.as_ptr(), irp.irp())) };
         drop(pin.format.take());
+        self.filters[pin.filter].open[pin.ks.Id as usize] -= 1;
         status
     }
 
@@ -472,7 +502,7 @@ impl Sim {
         pin_id: u32,
         range: &KS_DATARANGE_VIDEO,
     ) -> Result<KS_DATAFORMAT_VIDEOINFOHEADER, NTSTATUS> {
-        let descriptor = &self.pin_descriptors(filter)[pin_id as usize];
+        let descriptor = &self.pin_descriptors(self.filters[filter].descriptor)[pin_id as usize];
         let handler = descriptor.IntersectHandler.ok_or(STATUS_NOT_FOUND)?;
         // SAFETY: DataRanges holds DataRangesCount pointers to static ranges.
         let ranges = unsafe {
