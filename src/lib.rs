@@ -56,6 +56,7 @@ pub mod framing;
 mod hosting;
 pub mod kernel;
 pub mod ks;
+pub mod ksrules;
 pub mod pin;
 pub mod property;
 #[cfg(feature = "host")]

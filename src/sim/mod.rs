@@ -9,25 +9,8 @@
 //! - **Property requests** ([`Sim::property`]): an IRP and IO_STACK_LOCATION laid out per
 //!   the ABI, routed through the pin's automation table merged over AVStream-style
 //!   defaults (a pin item overrides the default item with the same set and id:
-//!   documented for AVStream automation tables), with KsPropertyHandler's checks:
-//!   - input shorter than a KSPROPERTY: STATUS_INVALID_PARAMETER (KS-NOTES; ReactOS
-//!     returns STATUS_INVALID_BUFFER_SIZE);
-//!   - a verb other than GET, SET, BASICSUPPORT or SETSUPPORT (TOPOLOGY ignored):
-//!     STATUS_INVALID_PARAMETER (inferred);
-//!   - unknown set: STATUS_PROPSET_NOT_FOUND; unknown id: STATUS_NOT_FOUND (documented
-//!     for KsPropertyHandler);
-//!   - SETSUPPORT on a known set: STATUS_SUCCESS, Information 0 (documented meaning:
-//!     "is this set supported");
-//!   - input shorter than the item's MinProperty: STATUS_INVALID_PARAMETER (ReactOS);
-//!   - GET or SET that the item has no handler for: STATUS_NOT_FOUND (inferred);
-//!   - GET or SET with output shorter than MinData: output length 0 gives
-//!     STATUS_BUFFER_OVERFLOW with Information = MinData, otherwise
-//!     STATUS_BUFFER_TOO_SMALL (KS-NOTES; ReactOS returns STATUS_MORE_ENTRIES for both);
-//!     MinData is not applied to BASICSUPPORT (inferred; ReactOS applies it to all verbs);
-//!   - BASICSUPPORT goes to the item's SupportHandler when it has one, else KS answers
-//!     with the access flags (ReactOS);
-//!   - the handler gets `Data` = the output buffer, or NULL when its length is 0
-//!     (ReactOS), and its status and Information are returned as they are.
+//!   documented for AVStream automation tables), with KsPropertyHandler's checks as
+//!   [`crate::ksrules`] implements and sources them (shared with the Wine stand-in).
 //! - **Handles** for KSPROPERTY_STREAM_ALLOCATOR: the host kernel backend's handle table
 //!   ([`crate::kernel::host`]), kernel and user handles, stale and refused ones.
 //! - **States**: [`Sim::set_state`] walks STOP → ACQUIRE → PAUSE → RUN (and back) one
@@ -661,10 +644,6 @@ impl IrpBuffers {
     fn irp(&mut self) -> *mut IRP {
         &mut *self.irp
     }
-
-    fn data(&mut self) -> PVOID {
-        if self.output.is_empty() { core::ptr::null_mut() } else { self.output.as_mut_ptr().cast() }
-    }
 }
 
 /// AVStream's own pin property items that the simulator answers when the pin's table
@@ -699,27 +678,7 @@ unsafe extern "system" fn default_unreachable(_irp: *mut IRP, _r: *mut KSIDENTIF
     panic!("a default item that ksframe's pin table overrides was called");
 }
 
-fn find<'a>(sets: &'a [KSPROPERTY_SET], set: &GUID) -> Option<&'a KSPROPERTY_SET> {
-    // SAFETY: every set's Set points to a static GUID.
-    sets.iter().find(|s| unsafe { *s.Set == *set })
-}
-
-fn items(set: &KSPROPERTY_SET) -> &'static [KSPROPERTY_ITEM] {
-    // SAFETY: PropertyItem points to PropertiesCount static items.
-    unsafe { core::slice::from_raw_parts(set.PropertyItem, set.PropertiesCount as usize) }
-}
-
-fn dispatch_property(descriptor: &KSPIN_DESCRIPTOR_EX, b: &mut IrpBuffers, request: &Request) -> NTSTATUS {
-    if request.input_len < 24 {
-        return STATUS_INVALID_PARAMETER;
-    }
-    let verb = request.flags & !KSPROPERTY_TYPE_TOPOLOGY;
-    if ![KSPROPERTY_TYPE_GET, KSPROPERTY_TYPE_SET, KSPROPERTY_TYPE_BASICSUPPORT, KSPROPERTY_TYPE_SETSUPPORT]
-        .contains(&verb)
-    {
-        return STATUS_INVALID_PARAMETER;
-    }
-    // The pin's table, merged over the defaults: pin items first.
+fn dispatch_property(descriptor: &KSPIN_DESCRIPTOR_EX, b: &mut IrpBuffers, _request: &Request) -> NTSTATUS {
     // SAFETY: the descriptor's automation table is a static of static sets.
     let pin_sets: &[KSPROPERTY_SET] = unsafe {
         descriptor
@@ -731,63 +690,6 @@ fn dispatch_property(descriptor: &KSPIN_DESCRIPTOR_EX, b: &mut IrpBuffers, reque
         crate::property::property_set(&KSPROPSETID_Connection, &DEFAULT_CONNECTION),
         crate::property::property_set(&KSPROPSETID_Stream, &DEFAULT_STREAM),
     ];
-    let pin_set = find(pin_sets, &request.set);
-    let default_set = find(&defaults, &request.set);
-    if pin_set.is_none() && default_set.is_none() {
-        return STATUS_PROPSET_NOT_FOUND;
-    }
-    if verb == KSPROPERTY_TYPE_SETSUPPORT {
-        b.irp.IoStatus.Information = 0;
-        return STATUS_SUCCESS;
-    }
-    let item = pin_set
-        .and_then(|s| items(s).iter().find(|i| i.PropertyId == request.id))
-        .or_else(|| default_set.and_then(|s| items(s).iter().find(|i| i.PropertyId == request.id)));
-    let Some(item) = item else {
-        return STATUS_NOT_FOUND;
-    };
-    if request.input_len < item.MinProperty {
-        return STATUS_INVALID_PARAMETER;
-    }
-    let handler = match verb {
-        KSPROPERTY_TYPE_GET => item.GetPropertyHandler,
-        KSPROPERTY_TYPE_SET => item.SetPropertyHandler,
-        _ => {
-            let Some(support) = item.SupportHandler else {
-                return default_basic_support(item, b);
-            };
-            Some(support)
-        }
-    };
-    let Some(handler) = handler else {
-        return STATUS_NOT_FOUND;
-    };
-    if verb != KSPROPERTY_TYPE_BASICSUPPORT && request.output_len < item.MinData {
-        if request.output_len == 0 {
-            b.irp.IoStatus.Information = item.MinData as usize;
-            return STATUS_BUFFER_OVERFLOW;
-        }
-        return STATUS_BUFFER_TOO_SMALL;
-    }
-    let data = b.data();
-    let property = b.input.as_mut_ptr().cast::<KSIDENTIFIER>();
-    // SAFETY: the handler contract: a valid IRP, the KSPROPERTY at the start of the
-    // input buffer (24 bytes, checked), and the output buffer or null.
-    unsafe { handler(&mut *b.irp, property, data) }
-}
-
-fn default_basic_support(item: &KSPROPERTY_ITEM, b: &mut IrpBuffers) -> NTSTATUS {
-    if b.output.len() < 4 {
-        return STATUS_INVALID_PARAMETER;
-    }
-    let mut flags = 0u32;
-    if item.GetPropertyHandler.is_some() {
-        flags |= KSPROPERTY_TYPE_GET;
-    }
-    if item.SetPropertyHandler.is_some() {
-        flags |= KSPROPERTY_TYPE_SET;
-    }
-    b.output[..4].copy_from_slice(&flags.to_le_bytes());
-    b.irp.IoStatus.Information = 4;
-    STATUS_SUCCESS
+    // SAFETY: a complete IOCTL_KS_PROPERTY IRP built by IrpBuffers, and static tables.
+    unsafe { crate::ksrules::property_handler(b.irp(), &[pin_sets, &defaults]) }
 }
