@@ -25,6 +25,8 @@ fi
 need_pkgs=()
 command -v x86_64-w64-mingw32-gcc >/dev/null || need_pkgs+=(gcc-mingw-w64-x86-64-win32)
 [ -f /usr/x86_64-w64-mingw32/include/ks.h ] || need_pkgs+=(mingw-w64-x86-64-dev)
+# Wine runs the cross-built kernel image (tests/wine.rs).
+[ -x /usr/lib/wine/wine64 ] || need_pkgs+=(wine64 wine)
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
     sudo_cmd=()
     [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
@@ -34,6 +36,7 @@ fi
 rustc --version
 cargo "+$NIGHTLY" miri --version
 x86_64-w64-mingw32-gcc --version | head -n1
+/usr/lib/wine/wine64 --version
 
 CROSS=(--target x86_64-pc-windows-msvc --no-default-features)
 

@@ -18,6 +18,7 @@ use crate::ks::{DRIVER_OBJECT, NTSTATUS, UNICODE_STRING};
 ///
 /// Called only by the kernel's loader (or KMDF), with a valid driver object and
 /// registry path, at PASSIVE_LEVEL.
+#[cfg(not(feature = "no-entry"))]
 #[unsafe(no_mangle)]
 pub unsafe extern "system" fn DriverEntry(
     driver: *mut DRIVER_OBJECT,
@@ -41,6 +42,17 @@ pub unsafe extern "system" fn DriverEntry(
 // The driver build: wdk-panic's handler and wdk-alloc's global allocator (pool-backed,
 // tag "rust"), as in the windows-drivers-rs samples. The cross build has its own panic
 // handler below and no global allocator (nothing in the driver allocates implicitly).
+/// With feature `no-entry` (an image that links ksframe as a library: the Wine stand-in
+/// ks.sys) the entry does nothing; such an image's entry point is never called.
+#[cfg(feature = "no-entry")]
+#[unsafe(no_mangle)]
+pub extern "system" fn DriverEntry(
+    _driver: *mut DRIVER_OBJECT,
+    _registry_path: *const UNICODE_STRING,
+) -> NTSTATUS {
+    crate::ks::STATUS_SUCCESS
+}
+
 #[cfg(all(feature = "wdk", windows))]
 extern crate wdk_panic;
 

@@ -35,6 +35,8 @@
     clippy::arithmetic_side_effects
 )]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+// The `no-entry` library build (the Wine stand-in links it) leaves the entry path unused.
+#![cfg_attr(feature = "no-entry", allow(dead_code, unused_imports))]
 // Unit tests assert by panicking.
 #![cfg_attr(
     test,

@@ -351,6 +351,10 @@ impl FramePool {
                 }
                 let bit = free.trailing_zeros();
                 let taken = current & !(1u64 << bit);
+                // The deliberately broken variant (feature `broken-double-handout`, only
+                // for tests/wine.rs): frame 0 is handed out without being taken.
+                #[cfg(feature = "broken-double-handout")]
+                let taken = if bit == 0 { current } else { taken };
                 match word.compare_exchange_weak(current, taken, Ordering::Acquire, Ordering::Relaxed) {
                     Ok(_) => {
                         let index = w.wrapping_mul(FRAMES_PER_WORD).wrapping_add(bit);

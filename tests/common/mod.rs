@@ -17,6 +17,16 @@ pub fn repo_root() -> &'static Path {
 /// the path of `<lib_name>.dll`. Runs from the repository root so that
 /// `.cargo/config.toml` (linker, kernel link arguments) and `rust-toolchain.toml` apply.
 pub fn build_cross_image(manifest: &str, lib_name: &str, target_subdir: &str) -> PathBuf {
+    build_cross_image_with(manifest, lib_name, target_subdir, &[])
+}
+
+/// [`build_cross_image`] with extra cargo arguments (e.g. `--features`).
+pub fn build_cross_image_with(
+    manifest: &str,
+    lib_name: &str,
+    target_subdir: &str,
+    extra: &[&str],
+) -> PathBuf {
     let root = repo_root();
     let target_dir = root.join("target").join(target_subdir);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -24,6 +34,7 @@ pub fn build_cross_image(manifest: &str, lib_name: &str, target_subdir: &str) ->
         .current_dir(root)
         .args(["build", "--release", "--no-default-features", "--target", CROSS_TARGET, "--manifest-path"])
         .arg(root.join(manifest))
+        .args(extra)
         .env("CARGO_TARGET_DIR", &target_dir)
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
