@@ -58,6 +58,16 @@ pub unsafe fn context<'a>(
     Ok(Context { irp, request, pin, data, data_len })
 }
 
+/// The handler prologue: the [`Context`], or return the status it failed with.
+macro_rules! try_context {
+    ($context:expr) => {
+        match $context {
+            Ok(ctx) => ctx,
+            Err(status) => return status,
+        }
+    };
+}
+
 /// Writes `value` into the output buffer and sets Information to its size.
 ///
 /// # Safety
@@ -87,10 +97,7 @@ pub unsafe extern "system" fn allocator_framing(
     data: PVOID,
 ) -> NTSTATUS {
     // SAFETY: KS's handler contract.
-    let mut ctx = match unsafe { context(irp, request, data) } {
-        Ok(ctx) => ctx,
-        Err(status) => return status,
-    };
+    let mut ctx = try_context!(unsafe { context(irp, request, data) });
     let framing: KSALLOCATOR_FRAMING = ctx.pin.framing().to_framing();
     // SAFETY: data_len bytes at data (KS's contract).
     unsafe { reply(&mut ctx, &framing) }
@@ -110,10 +117,7 @@ pub unsafe extern "system" fn allocator_framing_ex(
     data: PVOID,
 ) -> NTSTATUS {
     // SAFETY: KS's handler contract.
-    let mut ctx = match unsafe { context(irp, request, data) } {
-        Ok(ctx) => ctx,
-        Err(status) => return status,
-    };
+    let mut ctx = try_context!(unsafe { context(irp, request, data) });
     let framing: KSALLOCATOR_FRAMING_EX = ctx.pin.framing().to_framing_ex();
     let Some(required) = KSALLOCATOR_FRAMING_EX_SIZE(framing.CountItems) else {
         return STATUS_INVALID_PARAMETER;
@@ -137,10 +141,7 @@ pub unsafe extern "system" fn stream_allocator_get(
     data: PVOID,
 ) -> NTSTATUS {
     // SAFETY: KS's handler contract.
-    let mut ctx = match unsafe { context(irp, request, data) } {
-        Ok(ctx) => ctx,
-        Err(status) => return status,
-    };
+    let mut ctx = try_context!(unsafe { context(irp, request, data) });
     let handle: HANDLE = ctx.pin.allocator_handle();
     // SAFETY: data_len bytes at data (KS's contract).
     unsafe { reply(&mut ctx, &handle) }
@@ -161,10 +162,7 @@ pub unsafe extern "system" fn stream_allocator_set(
     data: PVOID,
 ) -> NTSTATUS {
     // SAFETY: KS's handler contract.
-    let mut ctx = match unsafe { context(irp, request, data) } {
-        Ok(ctx) => ctx,
-        Err(status) => return status,
-    };
+    let mut ctx = try_context!(unsafe { context(irp, request, data) });
     ctx.irp.set_information(0);
     if ctx.data.is_null() || (ctx.data_len as usize) < core::mem::size_of::<HANDLE>() {
         return STATUS_BUFFER_TOO_SMALL;
@@ -208,10 +206,7 @@ fn pool_of(ctx: &Context<'_>) -> Option<&'static crate::allocator::FramePool> {
 /// Called by KS as a PFNKSHANDLER.
 pub unsafe extern "system" fn statistics(irp: *mut IRP, request: *mut KSIDENTIFIER, data: PVOID) -> NTSTATUS {
     // SAFETY: KS's handler contract.
-    let mut ctx = match unsafe { context(irp, request, data) } {
-        Ok(ctx) => ctx,
-        Err(status) => return status,
-    };
+    let mut ctx = try_context!(unsafe { context(irp, request, data) });
     let Some(pool) = pool_of(&ctx) else {
         ctx.irp.set_information(0);
         return STATUS_INVALID_DEVICE_STATE;
@@ -232,10 +227,7 @@ pub unsafe extern "system" fn reset_statistics(
     data: PVOID,
 ) -> NTSTATUS {
     // SAFETY: KS's handler contract.
-    let mut ctx = match unsafe { context(irp, request, data) } {
-        Ok(ctx) => ctx,
-        Err(status) => return status,
-    };
+    let mut ctx = try_context!(unsafe { context(irp, request, data) });
     ctx.irp.set_information(0);
     match pool_of(&ctx) {
         Some(pool) => {
@@ -260,10 +252,7 @@ pub unsafe extern "system" fn basic_support(
     data: PVOID,
 ) -> NTSTATUS {
     // SAFETY: KS's handler contract.
-    let mut ctx = match unsafe { context(irp, request, data) } {
-        Ok(ctx) => ctx,
-        Err(status) => return status,
-    };
+    let mut ctx = try_context!(unsafe { context(irp, request, data) });
     if ctx.request.Flags & KSPROPERTY_TYPE_BASICSUPPORT == 0 {
         return STATUS_INVALID_PARAMETER;
     }
