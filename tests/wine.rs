@@ -56,7 +56,7 @@ fn wine(prefix: &Path) -> Command {
 }
 
 fn wineserver(prefix: &Path, arg: &str) {
-    let _ = Command::new(WINESERVER).arg(arg).env("WINEPREFIX", prefix).status();
+    let _ = Command::new(WINESERVER).arg(arg).env("WINEPREFIX", prefix).output();
 }
 
 /// Boots a private prefix, installs the stand-in and `image`, registers and starts the
@@ -80,7 +80,8 @@ fn run_under_wine(image: &Path, standin: &Path, tag: &str) -> Run {
     )
     .unwrap();
     let reg_path = format!("Z:{}", reg.display()).replace('/', "\\");
-    assert!(wine(&prefix).args(["regedit", "/S", &reg_path]).status().unwrap().success());
+    let imported = wine(&prefix).args(["regedit", "/S", &reg_path]).output().unwrap();
+    assert!(imported.status.success(), "regedit: {}", String::from_utf8_lossy(&imported.stderr));
     wineserver(&prefix, "-w");
     let out = Command::new("timeout")
         .args(["60", WINE, "net", "start", "ksframe"])
