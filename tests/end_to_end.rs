@@ -96,6 +96,17 @@ fn a_format_change_resizes_the_framing() {
         assert_eq!(sim.change_format(pin, FORMATS[2].data_format()), STATUS_SUCCESS);
     }
     assert_eq!(framing_size(&mut sim, &mut up), FORMATS[2].image_size());
+    // AVStream's view (the pin's KsEdit copy of its descriptor) follows too, and the
+    // static descriptor is untouched.
+    assert_eq!(
+        up.descriptor_framing().unwrap().FramingItem[0].FramingRange.Range.MinFrameSize,
+        FORMATS[2].image_size()
+    );
+    assert_eq!(
+        ksframe::avstream::DEFAULT_FRAMING.FramingItem[0].FramingRange.Range.MinFrameSize,
+        FORMATS[0].image_size()
+    );
+    assert!(!std::ptr::eq(up.ks().Descriptor, &ksframe::avstream::PIN_DESCRIPTORS[0]));
     let mut pipe = sim.connect(&mut up, &mut down, AllocatorChoice::Upstream).unwrap();
     assert_eq!(pipe.resolved.framing.FrameSize, 1920 * 1080 * 2);
     run_state(&mut sim, [&mut up, &mut down], KSSTATE_RUN);

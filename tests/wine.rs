@@ -157,7 +157,18 @@ fn verify(run: &Run) -> Vec<String> {
             ],
         ),
     );
-    expect("pin created", is("pin_create", &[("status", s(0)), ("context", n(1))]));
+    expect(
+        "pin created, with its own descriptor copy and framing (KsEdit)",
+        is(
+            "pin_create",
+            &[
+                ("status", s(0)),
+                ("context", n(1)),
+                ("own_descriptor", n(1)),
+                ("descriptor_framing", n(format.image_size().into())),
+            ],
+        ),
+    );
     expect(
         "driver logged the pin create",
         run.has(&format!("ksframe: pin create id=0 frame_size={} frames={FRAMES}", format.image_size())),
@@ -232,7 +243,10 @@ fn verify(run: &Run) -> Vec<String> {
         "pool balance",
         is("alloc_balance", &[("allocations", n(FRAMES.into())), ("frees", n(FRAMES.into()))]),
     );
-    expect("pin closed", is("pin_close", &[("status", s(0)), ("context", n(0))]));
+    expect(
+        "pin closed, its bag freed",
+        is("pin_close", &[("status", s(0)), ("context", n(0)), ("bag_items", n(2))]),
+    );
     expect("stand-in saw no failure", is("done", &[("failures", n(0))]));
     problems
 }

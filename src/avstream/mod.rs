@@ -335,6 +335,40 @@ unsafe fn connection_image_size(pin: &KSPIN) -> Option<u32> {
     Some(video.VideoInfoHeader.bmiHeader.biSizeImage).filter(|s| *s > 0)
 }
 
+/// Gives the pin its own copies of its descriptor and of the descriptor's framing
+/// (KsEdit, as avshws does) and writes `framing` there, so that AVStream, which reads
+/// `Pin->Descriptor->AllocatorFraming`, sees the framing of the pin's actual format.
+///
+/// # Safety
+///
+/// PASSIVE_LEVEL, a live pin with its object bag.
+unsafe fn edit_descriptor_framing(pin: &mut KSPIN, framing: &Framing) -> NTSTATUS {
+    let descriptor = core::ptr::addr_of_mut!(pin.Descriptor).cast::<PVOID>();
+    // SAFETY: the pin's descriptor pointer, a KSPIN_DESCRIPTOR_EX (static or already ours).
+    let status = unsafe {
+        crate::kernel::ks_edit(pin.Bag, descriptor, core::mem::size_of::<KSPIN_DESCRIPTOR_EX>() as u32)
+    };
+    if !NT_SUCCESS(status) {
+        return status;
+    }
+    let own = pin.Descriptor.cast_mut();
+    // SAFETY: `own` is now the pin's private copy; its AllocatorFraming points to a
+    // KSALLOCATOR_FRAMING_EX with one item (DEFAULT_FRAMING, or the pin's earlier copy).
+    unsafe {
+        let framing_ptr = core::ptr::addr_of_mut!((*own).AllocatorFraming).cast::<PVOID>();
+        let status = crate::kernel::ks_edit(
+            pin.Bag,
+            framing_ptr,
+            core::mem::size_of::<KSALLOCATOR_FRAMING_EX>() as u32,
+        );
+        if !NT_SUCCESS(status) {
+            return status;
+        }
+        (*own).AllocatorFraming.cast_mut().write(framing.to_framing_ex());
+    }
+    STATUS_SUCCESS
+}
+
 /// `KSPIN_DISPATCH.Create`: installs the pin's state, framing sized to its format.
 ///
 /// # Safety
@@ -349,6 +383,11 @@ pub unsafe extern "system" fn pin_create(pin: *mut KSPIN, _irp: *mut IRP) -> NTS
     let image = unsafe { connection_image_size(pin) }.unwrap_or(FORMATS[0].image_size());
     let framing = Framing::for_image(image, FRAMES);
     if let Err(status) = framing.validate() {
+        return status;
+    }
+    // SAFETY: a live pin with its bag, at PASSIVE_LEVEL.
+    let status = unsafe { edit_descriptor_framing(pin, &framing) };
+    if !crate::ks::NT_SUCCESS(status) {
         return status;
     }
     match PoolBox::try_new(PinState::new(framing), POOL_TAG) {
@@ -437,10 +476,16 @@ pub unsafe extern "system" fn pin_set_data_format(
     let Some(format) = (unsafe { connection_format(pin_ref) }) else {
         return STATUS_NO_MATCH;
     };
+    let framing = Framing::for_image(format.image_size(), FRAMES);
+    // SAFETY: a live pin (AVStream's contract); its descriptor copy is edited in place.
+    let status = unsafe { edit_descriptor_framing(&mut *pin, &framing) };
+    if !NT_SUCCESS(status) {
+        return status;
+    }
     // SAFETY: the pin's Context is its PinState (Create).
     if let Some(state) = unsafe { PinState::of(pin) } {
         let old = state.framing().frame_size;
-        state.set_framing(Framing::for_image(format.image_size(), FRAMES));
+        state.set_framing(framing);
         crate::log!("pin format change id={} frame_size {} -> {}", pin_ref.Id, old, format.image_size());
     }
     STATUS_SUCCESS

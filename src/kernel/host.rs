@@ -264,6 +264,57 @@ pub(super) unsafe fn pin_from_irp(irp: *mut crate::ks::IRP) -> *mut crate::ks::K
 }
 
 // ---------------------------------------------------------------------------------
+// Object bags (KsEdit)
+// ---------------------------------------------------------------------------------
+
+/// Bag address → the (copy address, size) items KsEdit put in it.
+type Bags = HashMap<usize, Vec<(usize, usize)>>;
+
+fn bags() -> MutexGuard<'static, Bags> {
+    static BAGS: OnceLock<Mutex<Bags>> = OnceLock::new();
+    BAGS.get_or_init(|| Mutex::new(HashMap::new())).lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+pub(super) unsafe fn ks_edit(
+    bag: crate::ks::KSOBJECT_BAG,
+    item: *mut crate::ks::PVOID,
+    size: u32,
+) -> NTSTATUS {
+    assert!(!bag.is_null(), "KsEdit on an object without a bag");
+    // An item already edited into this bag is edited in place (KsEdit with equal sizes).
+    // SAFETY: `item` is a valid pointer to a pointer (the caller's contract).
+    let current = unsafe { *item } as usize;
+    if bags()
+        .get(&(bag as usize))
+        .is_some_and(|items| items.iter().any(|(copy, len)| *copy == current && *len >= size as usize))
+    {
+        return crate::ks::STATUS_SUCCESS;
+    }
+    // SAFETY: a pool block of `size` bytes (pool_alloc's contract for a non-zero size).
+    let copy = unsafe { pool_alloc(size.max(1) as usize, super::POOL_TAG) };
+    if copy.is_null() {
+        return crate::ks::STATUS_INSUFFICIENT_RESOURCES;
+    }
+    // SAFETY: `*item` points to `size` readable bytes (the caller's contract); the copy
+    // is fresh and as large.
+    unsafe {
+        core::ptr::copy_nonoverlapping((*item).cast::<u8>(), copy, size as usize);
+        *item = copy.cast();
+    }
+    bags().entry(bag as usize).or_default().push((copy as usize, size as usize));
+    crate::ks::STATUS_SUCCESS
+}
+
+/// Frees everything KsEdit put in `bag` (what KS does when the object goes away).
+pub fn free_bag(bag: crate::ks::KSOBJECT_BAG) {
+    let items = bags().remove(&(bag as usize)).unwrap_or_default();
+    for (copy, _) in items {
+        // SAFETY: allocated by ks_edit with POOL_TAG and owned by the bag.
+        unsafe { pool_free(copy as *mut u8, super::POOL_TAG) };
+    }
+}
+
+// ---------------------------------------------------------------------------------
 // Stream pointers (KsPinGetLeadingEdgeStreamPointer / KsStreamPointerAdvanceOffsetsAndUnlock)
 // ---------------------------------------------------------------------------------
 

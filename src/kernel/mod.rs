@@ -161,6 +161,19 @@ pub fn pin_from_irp(irp: &Irp<'_>) -> *mut crate::ks::KSPIN {
     unsafe { backend::pin_from_irp(irp.as_ptr()) }
 }
 
+/// `KsEdit`: makes `*item` (an object reachable from a KS object, e.g. a pin's
+/// descriptor) a private, writable copy of `size` bytes held in the object's bag, which KS
+/// frees with the object. After it `*item` may be written.
+///
+/// # Safety
+///
+/// PASSIVE_LEVEL; `bag` is the bag of a live KS object, and `item` points to a pointer to
+/// at least `size` readable bytes that the object owns or shares (a static descriptor).
+pub unsafe fn ks_edit(bag: crate::ks::KSOBJECT_BAG, item: *mut PVOID, size: u32) -> NTSTATUS {
+    // SAFETY: the caller's contract.
+    unsafe { backend::ks_edit(bag, item, size) }
+}
+
 /// The pin's leading-edge stream pointer, locked
 /// (`KsPinGetLeadingEdgeStreamPointer(Pin, KSSTREAM_POINTER_STATE_LOCKED)`), or `None`
 /// when no frame is queued.

@@ -169,6 +169,13 @@ pub(super) unsafe fn dereference_object(object: NonNull<c_void>) {
 #[cfg_attr(windows, link(name = "ks.sys", kind = "raw-dylib", modifiers = "+verbatim"))]
 unsafe extern "system" {
     fn KsGetPinFromIrp(Irp: *mut crate::ks::IRP) -> *mut crate::ks::KSPIN;
+    fn _KsEdit(
+        Bag: crate::ks::KSOBJECT_BAG,
+        PointerToPointer: *mut PVOID,
+        NewSize: u32,
+        OldSize: u32,
+        Tag: u32,
+    ) -> NTSTATUS;
     fn KsPinGetLeadingEdgeStreamPointer(
         Pin: *mut crate::ks::KSPIN,
         State: i32,
@@ -194,6 +201,11 @@ unsafe extern "system" {
 pub(super) unsafe fn pin_from_irp(irp: *mut crate::ks::IRP) -> *mut crate::ks::KSPIN {
     // SAFETY: a valid IRP that KS dispatched to a pin (the caller's contract).
     unsafe { KsGetPinFromIrp(irp) }
+}
+
+pub(super) unsafe fn ks_edit(bag: crate::ks::KSOBJECT_BAG, item: *mut PVOID, size: u32) -> NTSTATUS {
+    // SAFETY: the caller's contract is _KsEdit's (KsEdit passes the same old and new size).
+    unsafe { _KsEdit(bag, item, size, size, super::POOL_TAG) }
 }
 
 /// KSSTREAM_POINTER_STATE_LOCKED (ks.h).

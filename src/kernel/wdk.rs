@@ -7,7 +7,8 @@
 //! them. Only a Windows build with the WDK compiles this file.
 
 pub(super) use super::raw::{
-    advance_and_unlock, dereference_object, leading_edge, log, pin_from_irp, reference_object_by_handle,
+    advance_and_unlock, dereference_object, ks_edit, leading_edge, log, pin_from_irp,
+    reference_object_by_handle,
 };
 
 pub(super) const NAME: &str = "wdk";

@@ -121,9 +121,15 @@ impl Pin {
         &mut *self.ks
     }
 
-    fn descriptor(&self) -> &'static KSPIN_DESCRIPTOR_EX {
-        // SAFETY: set from a static descriptor at creation.
+    fn descriptor(&self) -> &KSPIN_DESCRIPTOR_EX {
+        // SAFETY: the static descriptor, or the pin's KsEdit copy (alive until close).
         unsafe { &*self.ks.Descriptor }
+    }
+
+    /// The framing AVStream sees for this pin: `Descriptor->AllocatorFraming`.
+    pub fn descriptor_framing(&self) -> Option<KSALLOCATOR_FRAMING_EX> {
+        // SAFETY: as above; the framing is the static one or the pin's copy.
+        unsafe { self.descriptor().AllocatorFraming.as_ref().copied() }
     }
 
     /// The pin's state (None before Create succeeded or after Close).
@@ -226,9 +232,10 @@ impl Sim {
             return Err(STATUS_INVALID_DEVICE_REQUEST);
         }
         let mut format = format.map(Box::new);
+        let bag = Box::into_raw(Box::new(0u64)).cast::<core::ffi::c_void>();
         let ks = Box::new(KSPIN {
             Descriptor: descriptor,
-            Bag: core::ptr::null_mut(),
+            Bag: bag,
             Context: core::ptr::null_mut(),
             Id: pin_id,
             Communication: descriptor.PinDescriptor.Communication,
@@ -255,6 +262,7 @@ impl Sim {
             // SAFETY: a live KSPIN and IRP, as AVStream passes them.
             let status = unsafe { create(pin.as_ptr(), irp.irp()) };
             if !NT_SUCCESS(status) {
+                free_bag(pin.ks.Bag);
                 return Err(status);
             }
         }
@@ -273,6 +281,8 @@ impl Sim {
         let status =
             unsafe { (*dispatch).Close.map_or(STATUS_SUCCESS, |close| close(pin.as_ptr(), irp.irp())) };
         drop(pin.format.take());
+        // KS frees the pin's bag (KsEdit copies included) with the pin.
+        free_bag(pin.ks.Bag);
         self.filters[pin.filter].open[pin.ks.Id as usize] -= 1;
         status
     }
@@ -549,6 +559,12 @@ impl Sim {
             pin.allocator_owner = false;
         }
     }
+}
+
+fn free_bag(bag: PVOID) {
+    crate::kernel::host::free_bag(bag);
+    // SAFETY: made by Box::into_raw in create_pin, freed once here.
+    drop(unsafe { Box::from_raw(bag.cast::<u64>()) });
 }
 
 fn allocator_context(pipe: &Pipe, upstream: &Pin, downstream: &Pin) -> PVOID {

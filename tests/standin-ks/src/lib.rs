@@ -26,6 +26,70 @@ unsafe extern "C" {
     fn DbgPrint(format: *const u8, ...) -> u32;
 }
 
+#[link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")]
+unsafe extern "system" {
+    fn ExAllocatePoolWithTag(pool_type: i32, bytes: usize, tag: u32) -> PVOID;
+    fn ExFreePoolWithTag(p: PVOID, tag: u32);
+}
+
+/// The object bag: what `_KsEdit` allocated, freed when the pin closes.
+static BAG: [AtomicPtr<c_void>; 8] = [const { AtomicPtr::new(core::ptr::null_mut()) }; 8];
+const BAG_TAG: u32 = u32::from_le_bytes(*b"KsSi");
+
+/// `_KsEdit`: a private, writable copy of `*item` in the object's bag (an item already in
+/// the bag is edited in place).
+#[unsafe(no_mangle)]
+pub unsafe extern "system" fn _KsEdit(
+    _bag: PVOID,
+    item: *mut PVOID,
+    new_size: u32,
+    old_size: u32,
+    _tag: u32,
+) -> NTSTATUS {
+    // SAFETY: a valid pointer to the item's pointer (the driver's contract).
+    let current = unsafe { *item };
+    if BAG.iter().any(|b| b.load(Ordering::Acquire) == current) {
+        return STATUS_SUCCESS;
+    }
+    // SAFETY: non-paged pool of new_size bytes.
+    let copy = unsafe { ExAllocatePoolWithTag(NonPagedPoolNx, new_size as usize, BAG_TAG) };
+    if copy.is_null() {
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    let Some(slot) = BAG.iter().find(|b| {
+        b.compare_exchange(core::ptr::null_mut(), copy, Ordering::AcqRel, Ordering::Acquire).is_ok()
+    }) else {
+        // SAFETY: just allocated.
+        unsafe { ExFreePoolWithTag(copy, BAG_TAG) };
+        return STATUS_INSUFFICIENT_RESOURCES;
+    };
+    let _ = slot;
+    // SAFETY: old_size readable bytes at `current`, new_size >= old_size writable at `copy`.
+    unsafe {
+        core::ptr::copy_nonoverlapping(
+            current.cast::<u8>(),
+            copy.cast::<u8>(),
+            old_size.min(new_size) as usize,
+        );
+        *item = copy;
+    }
+    STATUS_SUCCESS
+}
+
+/// Frees the bag (KS frees a pin's bag with the pin); returns how many items it held.
+fn free_bag() -> usize {
+    let mut freed = 0;
+    for b in &BAG {
+        let p = b.swap(core::ptr::null_mut(), Ordering::AcqRel);
+        if !p.is_null() {
+            // SAFETY: allocated by _KsEdit with BAG_TAG.
+            unsafe { ExFreePoolWithTag(p, BAG_TAG) };
+            freed += 1;
+        }
+    }
+    freed
+}
+
 /// Failures seen so far (reported in the final line).
 static FAILURES: AtomicU32 = AtomicU32::new(0);
 
@@ -260,6 +324,7 @@ unsafe fn play(device_descriptor: &'static KSDEVICE_DESCRIPTOR) {
     // SAFETY: all-zero KSPIN is valid.
     let mut pin: KSPIN = unsafe { core::mem::zeroed() };
     pin.Descriptor = capture;
+    pin.Bag = (&BAG as *const _ as *mut c_void).cast();
     pin.Id = 0;
     pin.DataFlow = capture.PinDescriptor.DataFlow;
     pin.Communication = capture.PinDescriptor.Communication;
@@ -269,7 +334,16 @@ unsafe fn play(device_descriptor: &'static KSDEVICE_DESCRIPTOR) {
     let dispatch = unsafe { &*capture.Dispatch };
     // SAFETY: a pin laid out per the ABI, no IRP needed by ksframe's Create.
     let created = dispatch.Create.map_or(STATUS_SUCCESS, |c| unsafe { c(&mut pin, core::ptr::null_mut()) });
-    say!("pin_create status={:#010x} context={}", created as u32, (!pin.Context.is_null()) as u32);
+    // SAFETY: the pin's descriptor (its own KsEdit copy after Create) and its framing.
+    let edited = unsafe { pin.Descriptor.as_ref().and_then(|d| d.AllocatorFraming.as_ref()) }
+        .map_or(0, |f| f.FramingItem[0].FramingRange.Range.MinFrameSize);
+    say!(
+        "pin_create status={:#010x} context={} own_descriptor={} descriptor_framing={}",
+        created as u32,
+        (!pin.Context.is_null()) as u32,
+        (pin.Descriptor != capture as *const KSPIN_DESCRIPTOR_EX) as u32,
+        edited
+    );
     check("pin_create", NT_SUCCESS(created) && !pin.Context.is_null());
     let pin_ptr: *mut KSPIN = &mut pin;
 
@@ -453,6 +527,12 @@ unsafe fn play(device_descriptor: &'static KSDEVICE_DESCRIPTOR) {
     // --- close ------------------------------------------------------------------------------
     // SAFETY: the pin created above.
     let closed = dispatch.Close.map_or(STATUS_SUCCESS, |c| unsafe { c(pin_ptr, core::ptr::null_mut()) });
-    say!("pin_close status={:#010x} context={}", closed as u32, (!pin.Context.is_null()) as u32);
+    let bag_items = free_bag();
+    say!(
+        "pin_close status={:#010x} context={} bag_items={}",
+        closed as u32,
+        (!pin.Context.is_null()) as u32,
+        bag_items
+    );
     check("pin_close", NT_SUCCESS(closed) && pin.Context.is_null());
 }
