@@ -1,4 +1,5 @@
-//! KsPropertyHandler's rules, as the KS host simulator and the Wine stand-in ks.sys
+//! KsPropertyHandler's rules (and AVStream's data-intersection walk), as the KS host
+//! simulator and the Wine stand-in ks.sys
 //! apply them to a pin's property IRP (one implementation for both; `no_std`).
 //!
 //! Where each rule comes from (see also [`crate::sim`]'s module docs):
@@ -28,10 +29,10 @@
 //! bytes of output.
 
 use crate::ks::{
-    IRP, KSIDENTIFIER, KSPROPERTY_ITEM, KSPROPERTY_SET, KSPROPERTY_TYPE_BASICSUPPORT, KSPROPERTY_TYPE_GET,
-    KSPROPERTY_TYPE_SET, KSPROPERTY_TYPE_SETSUPPORT, KSPROPERTY_TYPE_TOPOLOGY, NTSTATUS,
-    STATUS_BUFFER_OVERFLOW, STATUS_BUFFER_TOO_SMALL, STATUS_INVALID_PARAMETER, STATUS_NOT_FOUND,
-    STATUS_PROPSET_NOT_FOUND, STATUS_SUCCESS,
+    IRP, KSDATARANGE, KSIDENTIFIER, KSP_PIN, KSPIN_DESCRIPTOR_EX, KSPROPERTY_ITEM, KSPROPERTY_SET,
+    KSPROPERTY_TYPE_BASICSUPPORT, KSPROPERTY_TYPE_GET, KSPROPERTY_TYPE_SET, KSPROPERTY_TYPE_SETSUPPORT,
+    KSPROPERTY_TYPE_TOPOLOGY, KSPROPSETID_Pin, NTSTATUS, STATUS_BUFFER_OVERFLOW, STATUS_BUFFER_TOO_SMALL,
+    STATUS_INVALID_PARAMETER, STATUS_NO_MATCH, STATUS_NOT_FOUND, STATUS_PROPSET_NOT_FOUND, STATUS_SUCCESS,
 };
 use core::ffi::c_void;
 use core::ptr::addr_of_mut;
@@ -141,4 +142,61 @@ pub unsafe fn property_handler(irp: *mut IRP, tables: &[&[KSPROPERTY_SET]]) -> N
     // SAFETY: the handler contract: a valid IRP, the KSPROPERTY in the input buffer, the
     // output buffer (or null for none).
     unsafe { handler(irp, property, data) }
+}
+
+/// AVStream's data intersection for one pin type (KSPROPERTY_PIN_DATAINTERSECTION):
+/// each of the descriptor's data ranges in order through its IntersectHandler, first a
+/// size query (a zero-length buffer), then into `out`; the first range that does not
+/// answer STATUS_NO_MATCH decides. Returns the format's size, STATUS_NO_MATCH when no
+/// range matches, STATUS_NOT_FOUND without an intersect handler, STATUS_BUFFER_TOO_SMALL
+/// when `out_len` is short, or the handler's own failure.
+///
+/// # Safety
+///
+/// `descriptor` is a valid pin descriptor with `DataRangesCount` valid ranges, `caller`
+/// a valid data range, and `out` `out_len` writable bytes.
+pub unsafe fn intersect(
+    descriptor: &KSPIN_DESCRIPTOR_EX,
+    pin_id: u32,
+    caller: *mut KSDATARANGE,
+    out: *mut c_void,
+    out_len: u32,
+) -> Result<u32, NTSTATUS> {
+    let handler = descriptor.IntersectHandler.ok_or(STATUS_NOT_FOUND)?;
+    if descriptor.PinDescriptor.DataRanges.is_null() {
+        return Err(STATUS_NO_MATCH);
+    }
+    // SAFETY: DataRanges holds DataRangesCount range pointers (the caller's contract).
+    let ranges = unsafe {
+        core::slice::from_raw_parts(
+            descriptor.PinDescriptor.DataRanges,
+            descriptor.PinDescriptor.DataRangesCount as usize,
+        )
+    };
+    let mut pin = KSP_PIN {
+        Property: KSIDENTIFIER { Set: KSPROPSETID_Pin, Id: 0, Flags: KSPROPERTY_TYPE_GET },
+        PinId: pin_id,
+        Reserved: 0,
+    };
+    let null = core::ptr::null_mut();
+    for ours in ranges {
+        let mut size = 0u32;
+        // SAFETY: valid ranges and a size query, as AVStream calls the handler.
+        let status =
+            unsafe { handler(null, null.cast(), &mut pin, caller, ours.cast_mut(), 0, null, &mut size) };
+        if status == STATUS_NO_MATCH {
+            continue;
+        }
+        if status != STATUS_BUFFER_OVERFLOW {
+            return Err(status);
+        }
+        if size > out_len {
+            return Err(STATUS_BUFFER_TOO_SMALL);
+        }
+        // SAFETY: `size` <= `out_len` writable bytes at `out`.
+        let status =
+            unsafe { handler(null, null.cast(), &mut pin, caller, ours.cast_mut(), size, out, &mut size) };
+        return if crate::ks::NT_SUCCESS(status) { Ok(size) } else { Err(status) };
+    }
+    Err(STATUS_NO_MATCH)
 }

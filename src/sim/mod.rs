@@ -496,59 +496,20 @@ impl Sim {
         range: &KS_DATARANGE_VIDEO,
     ) -> Result<KS_DATAFORMAT_VIDEOINFOHEADER, NTSTATUS> {
         let descriptor = &self.pin_descriptors(self.filters[filter].descriptor)[pin_id as usize];
-        let handler = descriptor.IntersectHandler.ok_or(STATUS_NOT_FOUND)?;
-        // SAFETY: DataRanges holds DataRangesCount pointers to static ranges.
-        let ranges = unsafe {
-            core::slice::from_raw_parts(
-                descriptor.PinDescriptor.DataRanges,
-                descriptor.PinDescriptor.DataRangesCount as usize,
-            )
-        };
         let mut caller = *range;
-        let mut pin = KSP_PIN {
-            Property: KSIDENTIFIER { Set: KSPROPSETID_Pin, Id: 0, Flags: KSPROPERTY_TYPE_GET },
-            PinId: pin_id,
-            Reserved: 0,
-        };
-        for ours in ranges {
-            let mut size = 0u32;
-            let ours = ours.cast_mut();
-            let caller_ptr = (&mut caller as *mut KS_DATARANGE_VIDEO).cast::<KSDATARANGE>();
-            // SAFETY: valid ranges and out pointers, as AVStream passes them.
-            let status = unsafe {
-                handler(
-                    core::ptr::null_mut(),
-                    core::ptr::null_mut(),
-                    &mut pin,
-                    caller_ptr,
-                    ours,
-                    0,
-                    core::ptr::null_mut(),
-                    &mut size,
-                )
-            };
-            if status == STATUS_NO_MATCH {
-                continue;
-            }
-            assert_eq!(status, STATUS_BUFFER_OVERFLOW, "size query");
-            // SAFETY: all-zero bytes are a valid KS_DATAFORMAT_VIDEOINFOHEADER.
-            let mut format: KS_DATAFORMAT_VIDEOINFOHEADER = unsafe { core::mem::zeroed() };
-            // SAFETY: `size` bytes of writable output.
-            let status = unsafe {
-                handler(
-                    core::ptr::null_mut(),
-                    core::ptr::null_mut(),
-                    &mut pin,
-                    caller_ptr,
-                    ours,
-                    size,
-                    (&mut format as *mut KS_DATAFORMAT_VIDEOINFOHEADER).cast(),
-                    &mut size,
-                )
-            };
-            return if NT_SUCCESS(status) { Ok(format) } else { Err(status) };
-        }
-        Err(STATUS_NO_MATCH)
+        // SAFETY: all-zero bytes are a valid KS_DATAFORMAT_VIDEOINFOHEADER.
+        let mut format: KS_DATAFORMAT_VIDEOINFOHEADER = unsafe { core::mem::zeroed() };
+        // SAFETY: a static descriptor, a valid caller range and an output of the right size.
+        unsafe {
+            crate::ksrules::intersect(
+                descriptor,
+                pin_id,
+                (&mut caller as *mut KS_DATARANGE_VIDEO).cast(),
+                (&mut format as *mut KS_DATAFORMAT_VIDEOINFOHEADER).cast(),
+                core::mem::size_of::<KS_DATAFORMAT_VIDEOINFOHEADER>() as u32,
+            )
+        }?;
+        Ok(format)
     }
 
     fn delete_allocator(&mut self, pin: &mut Pin) {

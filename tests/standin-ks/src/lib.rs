@@ -279,46 +279,27 @@ unsafe fn play(device_descriptor: &'static KSDEVICE_DESCRIPTOR) {
     let first_range = unsafe { *capture.PinDescriptor.DataRanges };
     // SAFETY: all-zero bytes are a valid KS_DATAFORMAT_VIDEOINFOHEADER.
     let mut format: KS_DATAFORMAT_VIDEOINFOHEADER = unsafe { core::mem::zeroed() };
-    let mut size = 0u32;
-    let mut ksp =
-        KSP_PIN { Property: KSIDENTIFIER { Set: KSPROPSETID_Pin, Id: 0, Flags: 1 }, PinId: 0, Reserved: 0 };
-    if let Some(intersect) = capture.IntersectHandler {
-        let range = first_range.cast_mut();
-        // SAFETY: the driver's own range as both caller and descriptor range; size query.
-        let query = unsafe {
-            intersect(
-                core::ptr::null_mut(),
-                core::ptr::null_mut(),
-                &mut ksp,
-                range,
-                range,
-                0,
-                core::ptr::null_mut(),
-                &mut size,
-            )
-        };
-        // SAFETY: as above, with `size` bytes of output.
-        let status = unsafe {
-            intersect(
-                core::ptr::null_mut(),
-                core::ptr::null_mut(),
-                &mut ksp,
-                range,
-                range,
-                size,
-                (&mut format as *mut KS_DATAFORMAT_VIDEOINFOHEADER).cast(),
-                &mut size,
-            )
-        };
-        say!(
-            "intersect query={:#010x} status={:#010x} size={} image={}",
-            query as u32,
-            status as u32,
-            size,
-            format.VideoInfoHeader.bmiHeader.biSizeImage
-        );
-        check("intersect", query == STATUS_BUFFER_OVERFLOW && status == STATUS_SUCCESS);
-    }
+    // SAFETY: the driver's static descriptor and range, and a format-sized output.
+    let result = unsafe {
+        ksframe::ksrules::intersect(
+            capture,
+            0,
+            first_range.cast_mut(),
+            (&mut format as *mut KS_DATAFORMAT_VIDEOINFOHEADER).cast(),
+            core::mem::size_of::<KS_DATAFORMAT_VIDEOINFOHEADER>() as u32,
+        )
+    };
+    let (status, size) = match result {
+        Ok(size) => (STATUS_SUCCESS, size),
+        Err(status) => (status, 0),
+    };
+    say!(
+        "intersect status={:#010x} size={} image={}",
+        status as u32,
+        size,
+        format.VideoInfoHeader.bmiHeader.biSizeImage
+    );
+    check("intersect", status == STATUS_SUCCESS);
 
     // --- pin create -----------------------------------------------------------------------
     // SAFETY: all-zero KSPIN is valid.
