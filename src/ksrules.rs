@@ -1,6 +1,6 @@
-//! KsPropertyHandler's rules (and AVStream's data-intersection walk), as the KS host
-//! simulator and the Wine stand-in ks.sys
-//! apply them to a pin's property IRP (one implementation for both; `no_std`).
+//! KsPropertyHandler's rules for a pin's property IRP, and AVStream's data-intersection
+//! walk, as the KS host simulator and the Wine stand-in ks.sys apply them (one
+//! implementation for both; `no_std`).
 //!
 //! Where each rule comes from (see also [`crate::sim`]'s module docs):
 //!
