@@ -19,8 +19,9 @@
 //! - [`framing`]: the framing model and the pipe resolution rule;
 //! - [`ks`]: the Kernel Streaming ABI (`repr(C)` types, constants, GUIDs), no logic;
 //! - [`kernel`]: the platform boundary, the only module that knows which build it is in;
-//! - `sim` (host build only): a KS host simulator that plays ks.sys against the real
-//!   descriptors.
+//! - `model` (host build and the Wine stand-in, feature `model`): the model of Kernel
+//!   Streaming and AVStream that judges the driver; the driver never imports it;
+//! - `sim` (host build only): the model run in process against the real descriptors.
 //!
 //! The crate is `no_std` in every build; `std` comes in only with the `host` feature.
 
@@ -58,7 +59,8 @@ pub mod framing;
 mod hosting;
 pub mod kernel;
 pub mod ks;
-pub mod ksrules;
+#[cfg(any(feature = "host", feature = "model"))]
+pub mod model;
 pub mod pin;
 pub mod property;
 #[cfg(feature = "host")]

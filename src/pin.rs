@@ -4,24 +4,24 @@
 //!
 //! Created in the pin's Create dispatch (PASSIVE_LEVEL) and freed in its Close. Property
 //! handlers (PASSIVE_LEVEL) and the allocator callbacks (up to DISPATCH_LEVEL) read and
-//! update it concurrently, so every field is atomic; the allocator reference is owned
-//! (one `ObjectRef`, held as a raw object pointer) and released exactly once, when it is
-//! replaced, detached or the pin closes.
+//! update it concurrently, so every field is atomic.
+//!
+//! The pin holds no allocator handle or reference: which allocator a pipe's IRP source
+//! uses is AVStream's to track (KSPROPERTY_STREAM_ALLOCATOR is answered by AVStream, see
+//! `crate::property`). The state only remembers the pool a client created on this pin
+//! (through the pin's KSALLOCATOR_DISPATCH), for the statistics property.
 
 use crate::allocator::FramePool;
 use crate::framing::Framing;
-use crate::kernel::ObjectRef;
-use crate::ks::{GUID, HANDLE, KSPIN, KSSTATE, KSSTATE_STOP};
-use core::ffi::c_void;
-use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use crate::ks::{GUID, KSPIN, KSSTATE, KSSTATE_STOP};
+use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 /// The state of one pin instance.
 ///
 /// # Invariants
 ///
-/// `allocator_object` is null or a pointer obtained from [`ObjectRef::into_raw`] that
-/// this state owns; `pool` is null or the live FramePool that KS initialised through
-/// this pin (cleared by DeleteAllocator before the pool can be released).
+/// `pool` is null or the live FramePool that KS initialised through this pin (cleared by
+/// DeleteAllocator before the pool can be released).
 #[derive(Debug)]
 pub struct PinState {
     frames: AtomicU32,
@@ -30,8 +30,6 @@ pub struct PinState {
     requirements: AtomicU32,
     memory_type: GUID,
     device_state: AtomicI32,
-    allocator_handle: AtomicUsize,
-    allocator_object: AtomicPtr<c_void>,
     pool: AtomicPtr<FramePool>,
     /// Frames this pin produced (capture) or consumed (sink).
     frames_processed: AtomicU64,
@@ -49,8 +47,6 @@ impl PinState {
             requirements: AtomicU32::new(framing.requirements),
             memory_type: framing.memory_type,
             device_state: AtomicI32::new(KSSTATE_STOP),
-            allocator_handle: AtomicUsize::new(0),
-            allocator_object: AtomicPtr::new(core::ptr::null_mut()),
             pool: AtomicPtr::new(core::ptr::null_mut()),
             frames_processed: AtomicU64::new(0),
             pattern_errors: AtomicU64::new(0),
@@ -117,29 +113,6 @@ impl PinState {
         self.device_state.store(state, Ordering::Release);
     }
 
-    /// The allocator handle last set through KSPROPERTY_STREAM_ALLOCATOR (null if none).
-    pub fn allocator_handle(&self) -> HANDLE {
-        core::ptr::without_provenance_mut(self.allocator_handle.load(Ordering::Acquire))
-    }
-
-    /// Installs (or, with `None`, detaches) the allocator file object: the new reference
-    /// is kept and the previous one, if any, is dropped.
-    pub fn set_allocator(&self, handle: HANDLE, object: Option<ObjectRef>) {
-        let new = object.map_or(core::ptr::null_mut(), ObjectRef::into_raw);
-        let old = self.allocator_object.swap(new, Ordering::AcqRel);
-        self.allocator_handle.store(if new.is_null() { 0 } else { handle as usize }, Ordering::Release);
-        if let Some(old) = core::ptr::NonNull::new(old) {
-            // SAFETY: `old` came from ObjectRef::into_raw and this state owned it
-            // (invariant); the swap took it out, so it is released exactly once.
-            drop(unsafe { ObjectRef::from_raw(old) });
-        }
-    }
-
-    /// Whether an allocator file object is referenced (for tests and logs).
-    pub fn has_allocator_reference(&self) -> bool {
-        !self.allocator_object.load(Ordering::Acquire).is_null()
-    }
-
     /// The pool KS initialised through this pin's KSALLOCATOR_DISPATCH, if any.
     pub fn pool(&self) -> *mut FramePool {
         self.pool.load(Ordering::Acquire)
@@ -155,10 +128,9 @@ impl PinState {
         let _ = self.pool.compare_exchange(pool, core::ptr::null_mut(), Ordering::AcqRel, Ordering::Acquire);
     }
 
-    /// Releases what the pin holds at Close: the allocator reference, and the link from
-    /// a pool still alive to this state (so a later DeleteAllocator does not reach it).
+    /// Releases what the pin holds at Close: the link from a pool still alive to this
+    /// state (so a later DeleteAllocator does not reach it).
     pub fn close(&self) {
-        self.set_allocator(core::ptr::null_mut(), None);
         let pool = self.pool.swap(core::ptr::null_mut(), Ordering::AcqRel);
         // SAFETY: a pool recorded here is live until DeleteAllocator, which detaches it
         // from this state first; KS serialises DeleteAllocator with the pin's Close

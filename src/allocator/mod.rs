@@ -1,8 +1,13 @@
 //! The Rust frame allocator behind `KSPIN_DISPATCH.Allocator`.
 //!
-//! [`ALLOCATOR_DISPATCH`] is the `KSALLOCATOR_DISPATCH` a pin offers. Offering it does
-//! not oblige the graph to use it: when another pin of the pipe allocates, none of
-//! these callbacks run, and the pin works all the same.
+//! [`ALLOCATOR_DISPATCH`] is a complete `KSALLOCATOR_DISPATCH` that knows no pin; the
+//! pins' own dispatch (`crate::avstream::PIN_ALLOCATOR_DISPATCH`) uses [`allocate`] and
+//! [`free`] as they are and wraps [`initialize_allocator`] / [`delete_allocator`] to
+//! record the pool in the pin's state (for the statistics property). Offering it does
+//! not oblige the graph to use it: the callbacks run only when a client creates an
+//! allocator on the pin (KsCreateAllocator → KsCreateDefaultAllocatorEx →
+//! InitializeAllocator with the client's framing), and frames only come from it once
+//! that allocator is assigned to the IRP source of a pipe.
 //!
 //! # Kernel contract
 //!
@@ -22,7 +27,10 @@
 //! # Failure statuses of InitializeAllocator
 //!
 //! - STATUS_INVALID_PARAMETER: null framing or context pointer, or a framing that
-//!   [`Geometry::from_framing`] rejects;
+//!   [`Geometry::from_framing`] rejects (FrameSize 0, OptionsFlags outside
+//!   KSALLOCATOR_OPTIONF_VALID, FileAlignment not 2^k − 1 or above PAGE_SIZE − 1, more
+//!   than [`MAX_FRAMES`] frames, too many bytes); Frames 0 is accepted and takes
+//!   [`DEFAULT_FRAMES`];
 //! - STATUS_INSUFFICIENT_RESOURCES: the pool refused one of the three allocations.
 //!
 //! In both cases `*Context` is left NULL and nothing stays allocated.
@@ -30,15 +38,13 @@
 mod pool;
 
 pub use pool::{
-    DeleteOutcome, FRAME_POISON, FramePool, FreeError, FreeOutcome, Geometry, MAX_ALIGNMENT, MAX_FRAMES,
+    DEFAULT_FRAMES, DeleteOutcome, FRAME_POISON, FramePool, FreeError, FreeOutcome, Geometry, MAX_ALIGNMENT, MAX_FRAMES,
     MAX_POOL_BYTES,
 };
 
 use crate::ks::{
-    KSALLOCATOR_DISPATCH, KSALLOCATOR_FRAMING, KSPIN, NTSTATUS, PVOID, STATUS_INVALID_PARAMETER,
-    STATUS_SUCCESS,
+    KSALLOCATOR_DISPATCH, KSALLOCATOR_FRAMING, KSPIN, NTSTATUS, PVOID, STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
 };
-use crate::pin::PinState;
 use core::ptr::NonNull;
 
 /// The allocator's counters, as the private property set reports them.
@@ -63,7 +69,7 @@ pub struct AllocatorStats {
     pub frame_size: u32,
 }
 
-/// The KSALLOCATOR_DISPATCH of ksframe's pins.
+/// A KSALLOCATOR_DISPATCH over the frame pool alone (no pin bookkeeping).
 pub static ALLOCATOR_DISPATCH: KSALLOCATOR_DISPATCH = KSALLOCATOR_DISPATCH {
     InitializeAllocator: Some(initialize_allocator),
     DeleteAllocator: Some(delete_allocator),
@@ -71,15 +77,15 @@ pub static ALLOCATOR_DISPATCH: KSALLOCATOR_DISPATCH = KSALLOCATOR_DISPATCH {
     Free: Some(free),
 };
 
-/// `PFNKSPININITIALIZEALLOCATOR`: validates the framing and builds the pool.
+/// `PFNKSPININITIALIZEALLOCATOR`: validates the framing and builds the pool. The
+/// initial context (the pin, from AVStream) is not used here.
 ///
 /// # Safety
 ///
 /// Called by KS: `framing` is null or points to a KSALLOCATOR_FRAMING, `context` is null
-/// or points to a writable PVOID, `pin` is null or a live pin whose Context is null or
-/// ksframe's PinState (the pool is then recorded there, for the statistics property).
+/// or points to a writable PVOID.
 pub unsafe extern "system" fn initialize_allocator(
-    pin: *mut KSPIN,
+    _pin: *mut KSPIN,
     framing: *mut KSALLOCATOR_FRAMING,
     context: *mut PVOID,
 ) -> NTSTATUS {
@@ -96,16 +102,7 @@ pub unsafe extern "system" fn initialize_allocator(
     match FramePool::new(framing) {
         Ok(pool) => {
             let geometry = pool.geometry();
-            // SAFETY: a non-null pin from KS is live, and its Context is null or the
-            // PinState its Create dispatch installed (crate::pin).
-            if let Some(state) = unsafe { PinState::of(pin) } {
-                pool.set_owner((state as *const PinState).cast());
-            }
             let raw = pool.into_raw();
-            // SAFETY: as above.
-            if let Some(state) = unsafe { PinState::of(pin) } {
-                state.attach_pool(raw);
-            }
             // SAFETY: as above; the pool's ownership passes to the context.
             unsafe { context.write(raw.cast()) };
             crate::log!(
@@ -119,10 +116,11 @@ pub unsafe extern "system" fn initialize_allocator(
         }
         Err(status) => {
             crate::log!(
-                "allocator init refused frames={} size={} align_mask={:#x} status={:#010x}",
+                "allocator init refused frames={} size={} align_mask={:#x} options={:#x} status={:#010x}",
                 framing.Frames,
                 framing.FrameSize,
                 framing.FileAlignment,
+                framing.OptionsFlags,
                 status as u32
             );
             status
@@ -130,22 +128,16 @@ pub unsafe extern "system" fn initialize_allocator(
     }
 }
 
-/// `PFNKSDELETEALLOCATOR`.
+/// `PFNKSDELETEALLOCATOR`: releases the pool, or defers the release to the last Free.
 ///
 /// # Safety
 ///
-/// `context` is what InitializeAllocator stored (or null), and delete runs once.
+/// `context` is what InitializeAllocator stored (or null), and delete runs once; the
+/// pool's owner has been taken out ([`FramePool::take_owner`]) by whoever recorded it.
 pub unsafe extern "system" fn delete_allocator(context: PVOID) {
     let Some(pool) = NonNull::new(context.cast::<FramePool>()) else {
         return;
     };
-    // SAFETY: the context is a live pool (KS's contract); its owner, if still set, is
-    // the PinState of a pin that has not closed (PinState::close clears it).
-    unsafe {
-        if let Some(owner) = pool.as_ref().take_owner().cast::<PinState>().as_ref() {
-            owner.detach_pool(pool.as_ptr());
-        }
-    }
     // SAFETY: the context is a live pool, deleted once (KS's contract).
     match unsafe { FramePool::delete(pool) } {
         DeleteOutcome::Released => crate::log!("allocator delete released pool={:p}", context),

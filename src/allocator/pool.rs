@@ -62,12 +62,15 @@
 use super::AllocatorStats;
 use crate::kernel::sync::{AtomicU32, AtomicU64, Ordering};
 use crate::kernel::{POOL_TAG, PoolBox, PoolBuffer};
-use crate::ks::{KSALLOCATOR_FRAMING, NTSTATUS, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER};
+use crate::ks::{KSALLOCATOR_FRAMING, KSALLOCATOR_OPTIONF_VALID, NTSTATUS, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER};
 use core::ptr::NonNull;
 
 /// The most frames one pool holds: a documented ceiling (KS pins use a handful; up to
 /// 63 keeps every operation on one bitmap word).
 pub const MAX_FRAMES: u32 = 1024;
+/// The frame count of a framing whose Frames is 0 (\"no requirement\"): enough for a
+/// capture pin's usual double buffering with a frame in each of two downstream stages.
+pub const DEFAULT_FRAMES: u32 = 4;
 /// The most bytes one pool's frames may take together (Frames × aligned FrameSize).
 pub const MAX_POOL_BYTES: usize = 1 << 30;
 /// The largest alignment a framing may ask for: a page (as ReactOS's KS enforces).
@@ -129,15 +132,18 @@ pub struct Geometry {
 }
 
 impl Geometry {
-    /// Validates a framing: Frames in 1..=[`MAX_FRAMES`], FrameSize > 0, FileAlignment
-    /// of the form 2^k − 1 with 2^k <= [`MAX_ALIGNMENT`], Frames × aligned FrameSize
-    /// without overflow and at most [`MAX_POOL_BYTES`]. Any violation:
-    /// STATUS_INVALID_PARAMETER. OptionsFlags and PoolType are not constraints (frames
-    /// are always non-paged, which satisfies every pool type).
+    /// Validates a framing as InitializeAllocator receives it (the client's
+    /// KsCreateAllocator request): Frames in 0..=[`MAX_FRAMES`], 0 meaning "no
+    /// requirement" and taking [`DEFAULT_FRAMES`] (KSALLOCATOR_FRAMING docs); FrameSize >
+    /// 0; OptionsFlags within KSALLOCATOR_OPTIONF_VALID; FileAlignment of the form
+    /// 2^k − 1 with 2^k <= [`MAX_ALIGNMENT`] (at most PAGE_SIZE − 1); Frames × aligned
+    /// FrameSize without overflow and at most [`MAX_POOL_BYTES`]. Any violation:
+    /// STATUS_INVALID_PARAMETER. PoolType is not a constraint (frames are always
+    /// non-paged, which satisfies every pool type).
     pub fn from_framing(framing: &KSALLOCATOR_FRAMING) -> Result<Self, NTSTATUS> {
-        let frames = framing.Frames;
+        let frames = if framing.Frames == 0 { DEFAULT_FRAMES } else { framing.Frames };
         let frame_size = framing.FrameSize;
-        if frames == 0 || frames > MAX_FRAMES || frame_size == 0 {
+        if frames > MAX_FRAMES || frame_size == 0 || framing.OptionsFlags & !KSALLOCATOR_OPTIONF_VALID != 0 {
             return Err(STATUS_INVALID_PARAMETER);
         }
         let alignment = usize::try_from(framing.FileAlignment)
@@ -198,7 +204,8 @@ pub struct FramePool {
     rejected_frees: AtomicU64,
     /// Frames out when the counters were last reset (frees = allocations + this − out).
     outstanding_at_reset: AtomicU32,
-    /// The pin state this pool was built for (an opaque `*const PinState`), or null.
+    /// Whoever built the pool and wants to hear of its deletion (opaque to the pool; the
+    /// pin's state in ksframe's pins), or null.
     owner: core::sync::atomic::AtomicPtr<core::ffi::c_void>,
     _cold_line: [u8; 92],
     geometry: Geometry,
@@ -275,7 +282,7 @@ impl FramePool {
         self.geometry
     }
 
-    /// Records the pin state this pool serves (null: none).
+    /// Records who this pool serves (opaque; null: none).
     pub fn set_owner(&self, owner: *const core::ffi::c_void) {
         self.owner.store(owner.cast_mut(), Ordering::Release);
     }

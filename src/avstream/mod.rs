@@ -13,7 +13,7 @@
 
 pub mod pattern;
 
-use crate::allocator::ALLOCATOR_DISPATCH;
+use crate::allocator::FramePool;
 use crate::framing::Framing;
 use crate::kernel::{POOL_TAG, PoolBox};
 use crate::ks::*;
@@ -213,7 +213,72 @@ const fn pin_dispatch(process: crate::ks::PFNKSPIN) -> KSPIN_DISPATCH {
         Connect: None,
         Disconnect: None,
         Clock: core::ptr::null(),
-        Allocator: &ALLOCATOR_DISPATCH,
+        Allocator: &PIN_ALLOCATOR_DISPATCH,
+    }
+}
+
+/// The pins' KSALLOCATOR_DISPATCH: the frame pool's Allocate and Free as they are, and
+/// InitializeAllocator / DeleteAllocator wrapped so that the pin's state knows the pool a
+/// client created on it (the statistics property reads it).
+///
+/// AVStream calls InitializeAllocator with the pin as the initial context when a client
+/// opens an allocator on the pin (KsCreateAllocator → KsCreateDefaultAllocatorEx), and
+/// DeleteAllocator when that allocator file object closes (KS-NOTES, "How AVStream calls
+/// the driver").
+pub static PIN_ALLOCATOR_DISPATCH: KSALLOCATOR_DISPATCH = KSALLOCATOR_DISPATCH {
+    InitializeAllocator: Some(pin_initialize_allocator),
+    DeleteAllocator: Some(pin_delete_allocator),
+    Allocate: Some(crate::allocator::allocate),
+    Free: Some(crate::allocator::free),
+};
+
+/// `PFNKSPININITIALIZEALLOCATOR` of the pins: builds the pool from the client's framing
+/// (the allocator's rules: `crate::allocator`) and records it in the pin's state.
+///
+/// # Safety
+///
+/// Called by AVStream at PASSIVE_LEVEL: `pin` is null or a live pin whose Context is
+/// null or its PinState; `framing` and `context` as for
+/// [`crate::allocator::initialize_allocator`].
+pub unsafe extern "system" fn pin_initialize_allocator(
+    pin: *mut KSPIN,
+    framing: *mut KSALLOCATOR_FRAMING,
+    context: *mut PVOID,
+) -> NTSTATUS {
+    // SAFETY: the caller's contract.
+    let status = unsafe { crate::allocator::initialize_allocator(pin, framing, context) };
+    if !NT_SUCCESS(status) {
+        return status;
+    }
+    // SAFETY: on success `*context` is the new pool (initialize_allocator's contract);
+    // a live pin's Context is null or its PinState (pin_create).
+    unsafe {
+        let pool = (*context).cast::<FramePool>();
+        if let (Some(state), Some(p)) = (PinState::of(pin), pool.as_ref()) {
+            p.set_owner((state as *const PinState).cast());
+            state.attach_pool(pool);
+        }
+    }
+    status
+}
+
+/// `PFNKSDELETEALLOCATOR` of the pins: forgets the pool in the pin's state (if the pin
+/// is still open), then deletes it.
+///
+/// # Safety
+///
+/// `context` is what [`pin_initialize_allocator`] stored (or null), deleted once.
+pub unsafe extern "system" fn pin_delete_allocator(context: PVOID) {
+    let pool = context.cast::<FramePool>();
+    // SAFETY: a live pool (KS's contract); its owner, when still set, is the PinState of
+    // a pin that has not closed (PinState::close takes the owner out first).
+    unsafe {
+        if let Some(p) = pool.as_ref()
+            && let Some(owner) = p.take_owner().cast::<PinState>().as_ref()
+        {
+            owner.detach_pool(pool);
+        }
+        crate::allocator::delete_allocator(context);
     }
 }
 
@@ -222,7 +287,7 @@ pub static CAPTURE_DISPATCH: KSPIN_DISPATCH = pin_dispatch(Some(capture_process)
 /// The sink pin's dispatch: Process checks the test pattern; ksframe's allocator.
 pub static SINK_DISPATCH: KSPIN_DISPATCH = pin_dispatch(Some(sink_process));
 
-const fn pin_descriptor(dispatch: &'static KSPIN_DISPATCH, data_flow: i32) -> KSPIN_DESCRIPTOR_EX {
+const fn pin_descriptor(dispatch: &'static KSPIN_DISPATCH, data_flow: i32, flags: u32) -> KSPIN_DESCRIPTOR_EX {
     KSPIN_DESCRIPTOR_EX {
         Dispatch: dispatch,
         AutomationTable: &crate::property::PIN_AUTOMATION_TABLE,
@@ -240,7 +305,7 @@ const fn pin_descriptor(dispatch: &'static KSPIN_DISPATCH, data_flow: i32) -> KS
             ConstrainedDataRangesCount: 0,
             ConstrainedDataRanges: core::ptr::null_mut(),
         },
-        Flags: 0,
+        Flags: flags,
         InstancesPossible: 1,
         InstancesNecessary: 0,
         AllocatorFraming: &DEFAULT_FRAMING,
@@ -248,10 +313,11 @@ const fn pin_descriptor(dispatch: &'static KSPIN_DISPATCH, data_flow: i32) -> KS
     }
 }
 
-/// Pin 0: video capture (output); pin 1: sink (input).
+/// Pin 0: video capture (output), processed in RUN only (as avshws's capture pin: a
+/// camera produces no frames while paused); pin 1: sink (input).
 pub static PIN_DESCRIPTORS: [KSPIN_DESCRIPTOR_EX; 2] = [
-    pin_descriptor(&CAPTURE_DISPATCH, KSPIN_DATAFLOW_OUT),
-    pin_descriptor(&SINK_DISPATCH, KSPIN_DATAFLOW_IN),
+    pin_descriptor(&CAPTURE_DISPATCH, KSPIN_DATAFLOW_OUT, KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY),
+    pin_descriptor(&SINK_DISPATCH, KSPIN_DATAFLOW_IN, 0),
 ];
 
 /// Capture pin id.
@@ -261,13 +327,15 @@ pub const SINK_PIN: u32 = 1;
 
 static CATEGORIES: [GUID; 3] = [KSCATEGORY_CAPTURE, KSCATEGORY_VIDEO, KSCATEGORY_VIDEO_CAMERA];
 
-/// The filter.
+/// The filter. Its ReferenceGuid is the reference string the INF registers the device
+/// interfaces under (KSNAME_Filter, as avshws and avssamp do): opening an interface of
+/// the device reaches this filter's factory (`tests/inf.rs` checks the two agree).
 pub static FILTER_DESCRIPTOR: KSFILTER_DESCRIPTOR = KSFILTER_DESCRIPTOR {
     Dispatch: core::ptr::null(),
     AutomationTable: core::ptr::null(),
     Version: KSFILTER_DESCRIPTOR_VERSION,
     Flags: 0,
-    ReferenceGuid: &KSCATEGORY_VIDEO_CAMERA,
+    ReferenceGuid: &KSNAME_Filter,
     PinDescriptorsCount: 2,
     PinDescriptorSize: core::mem::size_of::<KSPIN_DESCRIPTOR_EX>() as u32,
     PinDescriptors: PIN_DESCRIPTORS.as_ptr(),
@@ -504,7 +572,10 @@ unsafe fn offset(sp: core::ptr::NonNull<KSSTREAM_POINTER>, output: bool) -> (*mu
 }
 
 /// `KSPIN_DISPATCH.Process` of the capture pin: writes the moving pattern into the
-/// leading frame and sends it on.
+/// leading frame and sends it on. Without a frame it returns STATUS_PENDING (AVStream
+/// calls again when one arrives; STATUS_SUCCESS without progress could make it call
+/// again at once: "Restarting Processing in AVStream"). DataUsed is AVStream's to
+/// maintain from the advance on this non-DMA queue (avshws), so it is not written here.
 ///
 /// # Safety
 ///
@@ -516,7 +587,7 @@ pub unsafe extern "system" fn capture_process(pin: *mut KSPIN) -> NTSTATUS {
     };
     // SAFETY: Process is running for `pin`.
     let Some(sp) = (unsafe { crate::kernel::leading_edge(pin) }) else {
-        return STATUS_SUCCESS;
+        return STATUS_PENDING;
     };
     // SAFETY: the locked leading edge.
     let (data, available) = unsafe { offset(sp, true) };
@@ -527,18 +598,13 @@ pub unsafe extern "system" fn capture_process(pin: *mut KSPIN) -> NTSTATUS {
         let frame = unsafe { core::slice::from_raw_parts_mut(data, len as usize) };
         pattern::fill(frame, state.next_frame());
     }
-    // SAFETY: the stream header of a locked pointer is valid; DataUsed tells the sink.
-    unsafe {
-        if let Some(header) = sp.as_ref().StreamHeader.as_mut() {
-            header.DataUsed = len;
-        }
-        crate::kernel::advance_and_unlock(sp, 0, len, true);
-    }
+    // SAFETY: the locked leading edge; AVStream adds the advance to DataUsed.
+    unsafe { crate::kernel::advance_and_unlock(sp, 0, len, true) };
     STATUS_SUCCESS
 }
 
 /// `KSPIN_DISPATCH.Process` of the sink pin: checks the pattern and the frame sequence
-/// of the leading frame and consumes it.
+/// of the leading frame and consumes it; STATUS_PENDING without a frame.
 ///
 /// # Safety
 ///
@@ -550,7 +616,7 @@ pub unsafe extern "system" fn sink_process(pin: *mut KSPIN) -> NTSTATUS {
     };
     // SAFETY: Process is running for `pin`.
     let Some(sp) = (unsafe { crate::kernel::leading_edge(pin) }) else {
-        return STATUS_SUCCESS;
+        return STATUS_PENDING;
     };
     // SAFETY: the locked leading edge.
     let (data, available) = unsafe { offset(sp, false) };

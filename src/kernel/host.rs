@@ -23,13 +23,7 @@
     clippy::arithmetic_side_effects
 )]
 
-use super::ObjectType;
-use crate::ks::{
-    HANDLE, KPROCESSOR_MODE, KernelMode, NTSTATUS, STATUS_ACCESS_DENIED, STATUS_INVALID_HANDLE,
-    STATUS_OBJECT_TYPE_MISMATCH, UserMode,
-};
-use core::ffi::c_void;
-use core::ptr::NonNull;
+use crate::ks::NTSTATUS;
 use std::alloc::Layout;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -400,163 +394,9 @@ pub fn take_log() -> Vec<String> {
     LOG.with(|l| core::mem::take(&mut *l.borrow_mut()))
 }
 
-// ---------------------------------------------------------------------------------
-// Handle table
-// ---------------------------------------------------------------------------------
-
-/// What kind of object a fake handle refers to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FakeObjectKind {
-    /// A file object (what a KS allocator handle refers to).
-    File,
-    /// Any other object type (an event, a section, ...).
-    Event,
-}
-
-/// A fake kernel object behind host handles.
-#[derive(Debug)]
-pub struct FakeObject {
-    kind: FakeObjectKind,
-    /// References taken through `ObReferenceObjectByHandle` and not yet dropped.
-    references: AtomicUsize,
-    /// References ever taken (for tests that check a reference was used).
-    total_references: AtomicUsize,
-}
-
-impl FakeObject {
-    /// Object references currently held through the kernel boundary.
-    pub fn references(&self) -> usize {
-        self.references.load(Ordering::SeqCst)
-    }
-
-    /// References ever taken.
-    pub fn total_references(&self) -> usize {
-        self.total_references.load(Ordering::SeqCst)
-    }
-
-    /// The object body pointer that referencing returns (what `ObjectRef::as_ptr` gives).
-    pub fn body(self: &Arc<Self>) -> *mut c_void {
-        Arc::as_ptr(self).cast_mut().cast()
-    }
-
-    /// The object's kind.
-    pub fn kind(&self) -> FakeObjectKind {
-        self.kind
-    }
-}
-
-struct HandleEntry {
-    object: Arc<FakeObject>,
-    refuse: Option<NTSTATUS>,
-}
-
-#[derive(Default)]
-struct Handles {
-    next: usize,
-    handles: HashMap<usize, HandleEntry>,
-    /// Objects by body address; an object stays here while it has references, even
-    /// after its handles are closed (Ob keeps an object alive while referenced).
-    objects: HashMap<usize, Arc<FakeObject>>,
-}
-
-fn handles() -> MutexGuard<'static, Handles> {
-    static HANDLES: OnceLock<Mutex<Handles>> = OnceLock::new();
-    HANDLES
-        .get_or_init(|| Mutex::new(Handles { next: 0x100, ..Handles::default() }))
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Kernel handles have the top bit set on x64 (OBJ_KERNEL_HANDLE's encoding).
-const KERNEL_HANDLE_BIT: usize = 1 << (usize::BITS - 1);
-
-/// Whether `handle` is a kernel handle (sign bit set, as Windows encodes them).
-pub fn is_kernel_handle(handle: HANDLE) -> bool {
-    (handle as usize) & KERNEL_HANDLE_BIT != 0
-}
-
-/// Creates a fake object and a handle to it: a kernel handle (`kernel == true`, only a
-/// KernelMode requestor may use it) or a user handle.
-pub fn create_handle(kind: FakeObjectKind, kernel: bool) -> (HANDLE, Arc<FakeObject>) {
-    let object =
-        Arc::new(FakeObject { kind, references: AtomicUsize::new(0), total_references: AtomicUsize::new(0) });
-    let mut table = handles();
-    table.next += 4;
-    let mut value = table.next;
-    if kernel {
-        value |= KERNEL_HANDLE_BIT;
-    }
-    table.handles.insert(value, HandleEntry { object: object.clone(), refuse: None });
-    table.objects.insert(object.body() as usize, object.clone());
-    (core::ptr::without_provenance_mut(value), object)
-}
-
-/// Closes a handle: later lookups of it fail with STATUS_INVALID_HANDLE (a stale
-/// handle). References already taken stay valid; the object leaves the table when its
-/// last handle and its last reference are gone.
-pub fn close_handle(handle: HANDLE) {
-    let mut table = handles();
-    if let Some(entry) = table.handles.remove(&(handle as usize)) {
-        let body = entry.object.body() as usize;
-        let still_open = table.handles.values().any(|e| e.object.body() as usize == body);
-        if !still_open && entry.object.references() == 0 {
-            table.objects.remove(&body);
-        }
-    }
-}
-
-/// Fault injection: referencing `handle` fails with `status` from now on.
-pub fn refuse_handle(handle: HANDLE, status: NTSTATUS) {
-    if let Some(entry) = handles().handles.get_mut(&(handle as usize)) {
-        entry.refuse = Some(status);
-    }
-}
-
-pub(super) unsafe fn reference_object_by_handle(
-    handle: HANDLE,
-    _desired_access: u32,
-    object_type: ObjectType,
-    mode: KPROCESSOR_MODE,
-) -> Result<NonNull<c_void>, NTSTATUS> {
-    if mode != KernelMode && mode != UserMode {
-        panic!("ObReferenceObjectByHandle with AccessMode {mode}");
-    }
-    if mode == UserMode && is_kernel_handle(handle) {
-        return Err(STATUS_INVALID_HANDLE);
-    }
-    let table = handles();
-    let entry = table.handles.get(&(handle as usize)).ok_or(STATUS_INVALID_HANDLE)?;
-    if let Some(status) = entry.refuse {
-        return Err(status);
-    }
-    let kind_matches = match object_type {
-        ObjectType::File => entry.object.kind == FakeObjectKind::File,
-    };
-    if !kind_matches {
-        return Err(STATUS_OBJECT_TYPE_MISMATCH);
-    }
-    entry.object.references.fetch_add(1, Ordering::SeqCst);
-    entry.object.total_references.fetch_add(1, Ordering::SeqCst);
-    let _ = STATUS_ACCESS_DENIED; // documented status; produced through refuse_handle
-    Ok(NonNull::new(entry.object.body()).expect("Arc pointers are non-null"))
-}
-
-pub(super) unsafe fn dereference_object(object: NonNull<c_void>) {
-    let mut table = handles();
-    let Some(obj) = table.objects.get(&(object.as_ptr() as usize)) else {
-        panic!("ObDereferenceObject({object:p}) of an object that was never referenced");
-    };
-    let before = obj.references.fetch_sub(1, Ordering::SeqCst);
-    assert!(before > 0, "REFERENCE_BY_POINTER: object {object:p} dereferenced below zero");
-    let body = object.as_ptr() as usize;
-    if before == 1 && !table.handles.values().any(|e| e.object.body() as usize == body) {
-        table.objects.remove(&body);
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::super::{PoolBox, PoolBuffer, reference_object_by_handle};
+    use super::super::{PoolBox, PoolBuffer};
     use super::*;
 
     #[test]
@@ -651,53 +491,6 @@ mod tests {
         // SAFETY: the block is still allocated; now freed with its own tag.
         drop(unsafe { PoolBox::from_raw(raw, 1) });
         assert_eq!(scope.bytes_outstanding(), 0);
-    }
-
-    #[test]
-    fn handles_follow_ob_status_codes_and_balance_references() {
-        use crate::ks::{KernelMode, UserMode};
-        let (user, file) = create_handle(FakeObjectKind::File, false);
-        let (kernel, kfile) = create_handle(FakeObjectKind::File, true);
-        let (event, _) = create_handle(FakeObjectKind::Event, false);
-        assert!(is_kernel_handle(kernel) && !is_kernel_handle(user));
-
-        let r = reference_object_by_handle(user, 0, ObjectType::File, UserMode).unwrap();
-        assert_eq!(r.as_ptr(), file.body());
-        assert_eq!(file.references(), 1);
-        drop(r);
-        assert_eq!(file.references(), 0);
-
-        assert_eq!(
-            reference_object_by_handle(kernel, 0, ObjectType::File, UserMode).unwrap_err(),
-            STATUS_INVALID_HANDLE
-        );
-        let k = reference_object_by_handle(kernel, 0, ObjectType::File, KernelMode).unwrap();
-        assert_eq!(kfile.references(), 1);
-        assert_eq!(
-            reference_object_by_handle(event, 0, ObjectType::File, KernelMode).unwrap_err(),
-            STATUS_OBJECT_TYPE_MISMATCH
-        );
-        let forged: HANDLE = core::ptr::without_provenance_mut(0x7777_0000);
-        assert_eq!(
-            reference_object_by_handle(forged, 0, ObjectType::File, KernelMode).unwrap_err(),
-            STATUS_INVALID_HANDLE
-        );
-        // A reference outlives its handle; the handle itself goes stale.
-        close_handle(kernel);
-        assert_eq!(
-            reference_object_by_handle(kernel, 0, ObjectType::File, KernelMode).unwrap_err(),
-            STATUS_INVALID_HANDLE
-        );
-        drop(k);
-        assert_eq!(kfile.references(), 0);
-
-        refuse_handle(user, STATUS_ACCESS_DENIED);
-        assert_eq!(
-            reference_object_by_handle(user, 0, ObjectType::File, UserMode).unwrap_err(),
-            STATUS_ACCESS_DENIED
-        );
-        assert_eq!(file.references(), 0);
-        assert_eq!(file.total_references(), 1);
     }
 
     #[test]

@@ -17,9 +17,6 @@
 //!
 //! - [`PoolBuffer::new`] / drop: IRQL <= DISPATCH_LEVEL, any context; the memory is
 //!   non-paged, so it may be touched at any IRQL <= DISPATCH_LEVEL.
-//! - [`reference_object_by_handle`]: PASSIVE_LEVEL, in the context of the process
-//!   that owns the handle (for a user-mode requestor: the requestor's process, which
-//!   is where KS property handlers run). [`ObjectRef`] drop: IRQL <= DISPATCH_LEVEL.
 //! - [`log!`](crate::log): IRQL <= DIRQL; the line is formatted into a fixed stack
 //!   buffer and truncated, never allocated.
 //! - [`Irp`]: a borrowed view of an IRP that the I/O manager owns; it lives only as
@@ -34,7 +31,7 @@ mod pool;
 pub use irp::Irp;
 pub use pool::{POOL_TAG, PoolBox, PoolBuffer};
 
-use crate::ks::{HANDLE, KPROCESSOR_MODE, NTSTATUS, PVOID};
+use crate::ks::{NTSTATUS, PVOID};
 use core::ptr::NonNull;
 
 #[cfg(feature = "host")]
@@ -69,85 +66,6 @@ pub mod sync {
 
     #[cfg(not(loom))]
     pub use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
-}
-
-/// Object types [`reference_object_by_handle`] can demand.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ObjectType {
-    /// `*IoFileObjectType`: a file object (a KS allocator is a file object).
-    File,
-}
-
-/// A counted reference to a kernel object, dropped with `ObDereferenceObject`.
-///
-/// # Invariants
-///
-/// `object` was returned by a successful `ObReferenceObjectByHandle` (or the host
-/// backend's equivalent) and this value owns exactly one of the references taken then.
-#[derive(Debug)]
-pub struct ObjectRef {
-    object: NonNull<core::ffi::c_void>,
-}
-
-// SAFETY: a counted object reference may be dropped on any thread (ObDereferenceObject
-// is callable at IRQL <= DISPATCH_LEVEL from any context).
-unsafe impl Send for ObjectRef {}
-// SAFETY: `&ObjectRef` only exposes the pointer value, never the object.
-unsafe impl Sync for ObjectRef {}
-
-impl ObjectRef {
-    /// The referenced object's body, for comparison and for passing back to the kernel.
-    pub fn as_ptr(&self) -> PVOID {
-        self.object.as_ptr()
-    }
-
-    /// Gives up the reference without dropping it: it travels as a raw pointer (e.g. in
-    /// an atomic) and comes back through [`ObjectRef::from_raw`].
-    pub fn into_raw(self) -> PVOID {
-        let object = self.object.as_ptr();
-        core::mem::forget(self);
-        object
-    }
-
-    /// Takes back a reference given up by [`ObjectRef::into_raw`].
-    ///
-    /// # Safety
-    ///
-    /// `object` came from `into_raw` and no other owner of that reference remains.
-    pub unsafe fn from_raw(object: NonNull<core::ffi::c_void>) -> Self {
-        // INVARIANT: the caller hands back the one reference into_raw gave up.
-        Self { object }
-    }
-}
-
-impl Drop for ObjectRef {
-    fn drop(&mut self) {
-        // SAFETY: by the type invariant we own one reference to `object`.
-        unsafe { backend::dereference_object(self.object) }
-    }
-}
-
-/// References the object behind `handle`, checking its type, with the access the
-/// requestor in `mode` has (`KernelMode` skips the access check, as Ob does).
-///
-/// Returns the NTSTATUS of `ObReferenceObjectByHandle` on failure: STATUS_INVALID_HANDLE
-/// for a stale or forged handle (or a kernel handle used by a user-mode requestor),
-/// STATUS_OBJECT_TYPE_MISMATCH for another object type, STATUS_ACCESS_DENIED.
-///
-/// Must run at PASSIVE_LEVEL in the handle owner's process context.
-// A HANDLE is an index into a handle table, never dereferenced: safe to take from anyone.
-#[allow(clippy::not_unsafe_ptr_arg_deref)]
-pub fn reference_object_by_handle(
-    handle: HANDLE,
-    desired_access: u32,
-    object_type: ObjectType,
-    mode: KPROCESSOR_MODE,
-) -> Result<ObjectRef, NTSTATUS> {
-    // SAFETY: the backend only uses `handle` as a lookup key in the handle table of the
-    // current process; any value is acceptable there.
-    let object = unsafe { backend::reference_object_by_handle(handle, desired_access, object_type, mode) }?;
-    // INVARIANT: the backend returned a freshly taken reference that we now own.
-    Ok(ObjectRef { object })
 }
 
 /// The pin an IRP addressed to a pin belongs to (`KsGetPinFromIrp`), or null.

@@ -15,10 +15,7 @@
 //! PASSIVE_LEVEL, DbgPrintEx at any IRQL up to DIRQL (its arguments must be resident,
 //! which a stack buffer is).
 
-use super::ObjectType;
-use crate::ks::{HANDLE, KPROCESSOR_MODE, NTSTATUS, NonPagedPoolNx, POOL_TYPE, PVOID};
-use core::ffi::c_void;
-use core::ptr::NonNull;
+use crate::ks::{NTSTATUS, NonPagedPoolNx, POOL_TYPE, PVOID};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 pub(super) const NAME: &str = "raw";
@@ -45,18 +42,6 @@ unsafe extern "system" {
     fn ExAllocatePoolWithTag(pool_type: POOL_TYPE, bytes: usize, tag: u32) -> PVOID;
     fn ExFreePoolWithTag(p: PVOID, tag: u32);
     fn MmGetSystemRoutineAddress(name: *const UnicodeStr) -> PVOID;
-    fn ObReferenceObjectByHandle(
-        handle: HANDLE,
-        desired_access: u32,
-        object_type: PVOID,
-        access_mode: KPROCESSOR_MODE,
-        object: *mut PVOID,
-        handle_information: PVOID,
-    ) -> NTSTATUS;
-    fn ObfDereferenceObject(object: PVOID) -> isize;
-    /// `POBJECT_TYPE *IoFileObjectType`: an exported data item (a pointer to the
-    /// pointer to the file object type).
-    static IoFileObjectType: *mut PVOID;
 }
 
 #[cfg_attr(windows, link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim"))]
@@ -135,34 +120,6 @@ pub(super) fn log(args: core::fmt::Arguments<'_>) {
     // SAFETY: "%s" with a NUL-terminated buffer on our stack, valid for the call.
     unsafe {
         DbgPrintEx(DPFLTR_IHVDRIVER_ID, DPFLTR_INFO_LEVEL, c"%s".as_ptr().cast(), line.as_c_ptr());
-    }
-}
-
-pub(super) unsafe fn reference_object_by_handle(
-    handle: HANDLE,
-    desired_access: u32,
-    object_type: ObjectType,
-    mode: KPROCESSOR_MODE,
-) -> Result<NonNull<c_void>, NTSTATUS> {
-    let type_ptr = match object_type {
-        // SAFETY: IoFileObjectType is an exported, initialised kernel variable.
-        ObjectType::File => unsafe { *IoFileObjectType },
-    };
-    let mut object: PVOID = core::ptr::null_mut();
-    // SAFETY: documented call at PASSIVE_LEVEL; `object` is a valid out pointer.
-    let status = unsafe {
-        ObReferenceObjectByHandle(handle, desired_access, type_ptr, mode, &mut object, core::ptr::null_mut())
-    };
-    if !crate::ks::NT_SUCCESS(status) {
-        return Err(status);
-    }
-    NonNull::new(object).ok_or(crate::ks::STATUS_INVALID_HANDLE)
-}
-
-pub(super) unsafe fn dereference_object(object: NonNull<c_void>) {
-    // SAFETY: the caller owns one reference to `object` (ObjectRef invariant).
-    unsafe {
-        ObfDereferenceObject(object.as_ptr());
     }
 }
 

@@ -2,14 +2,11 @@
 //!
 //! The WDK build targets Windows 10 2004 and later, where ExAllocatePool2 exists, so it
 //! is called directly through wdk-sys's binding; freeing uses ExFreePoolWithTag with the
-//! same tag. Object references and the debug log use the raw backend's ntoskrnl imports
+//! same tag. The KS calls and the debug log use the raw backend's imports
 //! (raw-dylib links the same way under the MSVC linker), so the two kernel builds share
 //! them. Only a Windows build with the WDK compiles this file.
 
-pub(super) use super::raw::{
-    advance_and_unlock, dereference_object, ks_edit, leading_edge, log, pin_from_irp,
-    reference_object_by_handle,
-};
+pub(super) use super::raw::{advance_and_unlock, ks_edit, leading_edge, log, pin_from_irp};
 
 pub(super) const NAME: &str = "wdk";
 

@@ -11,6 +11,11 @@ pub const KSPROPSETID_Connection: GUID = GUID::from_u128(0x1D58C920_AC9B_11CF_A5
 /// ks.h
 pub const KSPROPSETID_Stream: GUID = GUID::from_u128(0x65AABA60_98AE_11CF_A10D_0020AFD156E4);
 
+/// ks.h: the allocator's own property set (KSPROPERTY_STREAMALLOCATOR_*).
+pub const KSPROPSETID_StreamAllocator: GUID = GUID::from_u128(0xCF6E4342_EC87_11CF_A130_0020AFD156E4);
+/// ks.h: the reference string AVStream filters register their interfaces under.
+pub const KSNAME_Filter: GUID = GUID::from_u128(0x9B365890_165F_11D0_A195_0020AFD156E4);
+
 /// ks.h: `KSMEMORY_TYPE_DONT_CARE` = `KS_TYPE_DONT_CARE` = GUID_NULL.
 pub const KSMEMORY_TYPE_DONT_CARE: GUID = GUID::from_u128(0);
 /// ks.h

@@ -36,6 +36,8 @@ pub struct KSMULTIPLE_ITEM {
 
 pub const KSPROPERTY_TYPE_GET: u32 = 0x0000_0001;
 pub const KSPROPERTY_TYPE_SET: u32 = 0x0000_0002;
+/// ks.h (Windows SDK; not in mingw-w64): the size query of a Get.
+pub const KSPROPERTY_TYPE_GETPAYLOADSIZE: u32 = 0x0000_0004;
 pub const KSPROPERTY_TYPE_SETSUPPORT: u32 = 0x0000_0100;
 pub const KSPROPERTY_TYPE_BASICSUPPORT: u32 = 0x0000_0200;
 pub const KSPROPERTY_TYPE_RELATIONS: u32 = 0x0000_0400;
@@ -224,6 +226,29 @@ pub struct KSAUTOMATION_TABLE {
     pub EventSetsCount: ULONG,
     pub EventItemSize: ULONG,
     pub EventSets: *const KSEVENT_SET,
+}
+
+/// ks.h: KSPROPSETID_StreamAllocator ids.
+pub const KSPROPERTY_STREAMALLOCATOR_FUNCTIONTABLE: u32 = 0;
+pub const KSPROPERTY_STREAMALLOCATOR_STATUS: u32 = 1;
+
+/// ks.h: `PFNALLOCATOR_ALLOCATEFRAME`.
+pub type PFNALLOCATOR_ALLOCATEFRAME =
+    Option<unsafe extern "system" fn(FileObject: *mut super::FILE_OBJECT, Frame: *mut PVOID) -> NTSTATUS>;
+/// ks.h: `PFNALLOCATOR_FREEFRAME`.
+pub type PFNALLOCATOR_FREEFRAME = Option<unsafe extern "system" fn(FileObject: *mut super::FILE_OBJECT, Frame: PVOID)>;
+
+/// ks.h: what an allocator file object answers for
+/// KSPROPERTY_STREAMALLOCATOR_FUNCTIONTABLE.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct KSSTREAMALLOCATOR_FUNCTIONTABLE {
+    pub AllocateFrame: PFNALLOCATOR_ALLOCATEFRAME,
+    pub FreeFrame: PFNALLOCATOR_FREEFRAME,
+}
+
+super::assert_layout! {
+    KSSTREAMALLOCATOR_FUNCTIONTABLE => 16, 8;
 }
 
 super::assert_layout! {

@@ -5,18 +5,13 @@
 //! KS has already checked MinProperty and, for Get and Set, MinData.
 
 use crate::allocator::AllocatorStats;
-use crate::kernel::{Irp, ObjectType, reference_object_by_handle};
+use crate::kernel::Irp;
 use crate::ks::{
-    HANDLE, IRP, KSALLOCATOR_FRAMING, KSALLOCATOR_FRAMING_EX, KSALLOCATOR_FRAMING_EX_SIZE, KSIDENTIFIER,
-    KSPROPERTY_DESCRIPTION, KSPROPERTY_TYPE_BASICSUPPORT, KSPROPERTY_TYPE_GET, KSPROPERTY_TYPE_SET,
-    KSPROPTYPESETID_General, KSSTATE_STOP, NTSTATUS, PVOID, STATUS_BUFFER_OVERFLOW, STATUS_BUFFER_TOO_SMALL,
-    STATUS_INVALID_DEVICE_REQUEST, STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER, STATUS_NOT_FOUND,
-    STATUS_SUCCESS,
+    IRP, KSALLOCATOR_FRAMING, KSALLOCATOR_FRAMING_EX, KSALLOCATOR_FRAMING_EX_SIZE, KSIDENTIFIER, NTSTATUS, PVOID,
+    STATUS_BUFFER_OVERFLOW, STATUS_BUFFER_TOO_SMALL, STATUS_INVALID_DEVICE_REQUEST, STATUS_INVALID_DEVICE_STATE,
+    STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
 };
 use crate::pin::PinState;
-
-/// `FILE_READ_DATA | FILE_WRITE_DATA`: what a pin needs of an allocator file object.
-const ALLOCATOR_ACCESS: u32 = 0x0001 | 0x0002;
 
 /// What every handler starts from: the IRP, the request and the pin's state.
 pub struct Context<'a> {
@@ -130,66 +125,6 @@ pub unsafe extern "system" fn allocator_framing_ex(
     unsafe { reply(&mut ctx, &framing) }
 }
 
-/// KSPROPERTY_STREAM_ALLOCATOR, Get: the allocator handle in use, or NULL.
-///
-/// # Safety
-///
-/// Called by KS as a PFNKSHANDLER.
-pub unsafe extern "system" fn stream_allocator_get(
-    irp: *mut IRP,
-    request: *mut KSIDENTIFIER,
-    data: PVOID,
-) -> NTSTATUS {
-    // SAFETY: KS's handler contract.
-    let mut ctx = try_context!(unsafe { context(irp, request, data) });
-    let handle: HANDLE = ctx.pin.allocator_handle();
-    // SAFETY: data_len bytes at data (KS's contract).
-    unsafe { reply(&mut ctx, &handle) }
-}
-
-/// KSPROPERTY_STREAM_ALLOCATOR, Set: assign the allocator file object behind a handle
-/// (referenced with the requestor's mode), or detach with NULL. Refused outside
-/// KSSTATE_STOP with STATUS_INVALID_DEVICE_STATE; a handle that does not reference
-/// (stale, forged, another object type, a kernel handle from user mode) fails with
-/// ObReferenceObjectByHandle's status and changes nothing.
-///
-/// # Safety
-///
-/// Called by KS as a PFNKSHANDLER.
-pub unsafe extern "system" fn stream_allocator_set(
-    irp: *mut IRP,
-    request: *mut KSIDENTIFIER,
-    data: PVOID,
-) -> NTSTATUS {
-    // SAFETY: KS's handler contract.
-    let mut ctx = try_context!(unsafe { context(irp, request, data) });
-    ctx.irp.set_information(0);
-    if ctx.data.is_null() || (ctx.data_len as usize) < core::mem::size_of::<HANDLE>() {
-        return STATUS_BUFFER_TOO_SMALL;
-    }
-    if ctx.pin.device_state() != KSSTATE_STOP {
-        return STATUS_INVALID_DEVICE_STATE;
-    }
-    // SAFETY: at least a HANDLE's worth of readable bytes (checked above).
-    let handle = unsafe { core::ptr::read_unaligned(ctx.data.cast::<HANDLE>()) };
-    if handle.is_null() {
-        ctx.pin.set_allocator(handle, None);
-        crate::log!("pin allocator detached");
-        return STATUS_SUCCESS;
-    }
-    match reference_object_by_handle(handle, ALLOCATOR_ACCESS, ObjectType::File, ctx.irp.requestor_mode()) {
-        Ok(object) => {
-            ctx.pin.set_allocator(handle, Some(object));
-            crate::log!("pin allocator set handle={:p}", handle);
-            STATUS_SUCCESS
-        }
-        Err(status) => {
-            crate::log!("pin allocator refused handle={:p} status={:#010x}", handle, status as u32);
-            status
-        }
-    }
-}
-
 /// The pool of this pin's allocator, when KS chose ksframe's allocator for the pipe.
 fn pool_of(ctx: &Context<'_>) -> Option<&'static crate::allocator::FramePool> {
     // SAFETY: a pool recorded in the PinState is live until DeleteAllocator detaches it,
@@ -235,54 +170,5 @@ pub unsafe extern "system" fn reset_statistics(
             STATUS_SUCCESS
         }
         None => STATUS_INVALID_DEVICE_STATE,
-    }
-}
-
-/// The SupportHandler of every item: answers KSPROPERTY_TYPE_BASICSUPPORT with the
-/// item's access flags. Output 0 bytes: STATUS_BUFFER_OVERFLOW, Information = 40 (a
-/// KSPROPERTY_DESCRIPTION); 4 to 39 bytes: the access flags as a ULONG; 40 or more: a
-/// KSPROPERTY_DESCRIPTION; 1 to 3 bytes: STATUS_BUFFER_TOO_SMALL.
-///
-/// # Safety
-///
-/// Called by KS as a PFNKSHANDLER.
-pub unsafe extern "system" fn basic_support(
-    irp: *mut IRP,
-    request: *mut KSIDENTIFIER,
-    data: PVOID,
-) -> NTSTATUS {
-    // SAFETY: KS's handler contract.
-    let mut ctx = try_context!(unsafe { context(irp, request, data) });
-    if ctx.request.Flags & KSPROPERTY_TYPE_BASICSUPPORT == 0 {
-        return STATUS_INVALID_PARAMETER;
-    }
-    let Some(item) = super::find_item(&ctx.request.Set, ctx.request.Id) else {
-        return STATUS_NOT_FOUND;
-    };
-    let mut access = KSPROPERTY_TYPE_BASICSUPPORT;
-    if item.GetPropertyHandler.is_some() {
-        access |= KSPROPERTY_TYPE_GET;
-    }
-    if item.SetPropertyHandler.is_some() {
-        access |= KSPROPERTY_TYPE_SET;
-    }
-    let description = KSPROPERTY_DESCRIPTION {
-        AccessFlags: access,
-        DescriptionSize: core::mem::size_of::<KSPROPERTY_DESCRIPTION>() as u32,
-        PropTypeSet: KSIDENTIFIER { Set: KSPROPTYPESETID_General, Id: 0, Flags: 0 },
-        MembersListCount: 0,
-        Reserved: 0,
-    };
-    match ctx.data_len as usize {
-        0 => {
-            ctx.irp.set_information(core::mem::size_of::<KSPROPERTY_DESCRIPTION>());
-            STATUS_BUFFER_OVERFLOW
-        }
-        n if n >= core::mem::size_of::<KSPROPERTY_DESCRIPTION>() => {
-            // SAFETY: data_len bytes at data.
-            unsafe { reply(&mut ctx, &description) }
-        }
-        // SAFETY: data_len bytes at data; `reply` refuses 1..=3 bytes.
-        _ => unsafe { reply(&mut ctx, &access) },
     }
 }

@@ -5,26 +5,49 @@
 //!
 //! 1. Write a handler `unsafe extern "system" fn(*mut IRP, *mut KSIDENTIFIER, PVOID) ->
 //!    NTSTATUS` (see [`handlers`]; most start with [`handlers::context`]).
-//! 2. Add one [`Property`] line to the set's table below (`CONNECTION`, `STREAM` or
-//!    `STATISTICS`), naming the id, the Get and/or Set handler and the minimum sizes.
+//! 2. Add one [`Property`] line to the set's table below (`CONNECTION` or `STATISTICS`),
+//!    naming the id, the Get and/or Set handler and the minimum sizes.
 //!
-//! Everything else (item layout, the set's count and pointer, BASICSUPPORT answers with
-//! the right access flags) follows from that line.
+//! Everything else (item layout, the set's count and pointer) follows from that line.
+//! Items carry no SupportHandler: KS answers BASICSUPPORT itself from the item (access
+//! flags as the handlers allow), and a SupportHandler would also take RELATIONS,
+//! DEFAULTVALUES and SERIALIZESIZE away from KS (KsPropertyHandler docs: give one only
+//! for raw serialization).
+//!
+//! # What the pins answer, and what they leave to AVStream
+//!
+//! AVStream merges this table over its own pin table, and on a duplicate (set, id) the
+//! item here replaces AVStream's whole (KsMergeAutomationTables; KS-NOTES, "How AVStream
+//! calls the driver"). So the table lists only what AVStream does not answer, or answers
+//! from the same source:
+//!
+//! - KSPROPERTY_CONNECTION_ALLOCATORFRAMING: AVStream has no item; the pin answers.
+//! - KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX: the pin answers from the framing it wrote
+//!   into its descriptor copy with KsEdit, the same value AVStream's own item would give
+//!   (`Descriptor->AllocatorFraming`), with the same size protocol.
+//! - KSPROPERTY_STREAM_ALLOCATOR: **not listed, on purpose.** AVStream's own item is the
+//!   one whose Set hands the graph's allocator (its file object and function table) to
+//!   the pin's requestor, which then takes every frame of the pipe from it when the pin is
+//!   the IRP source. Both ksframe pins are KSPIN_COMMUNICATION_BOTH, so either can be an
+//!   IRP source; an item here would swallow the assignment and AVStream would allocate
+//!   frames itself. AVStream's answer is the documented one (Get: a NULL handle, success;
+//!   Set: referenced, asked for its function table, kept until replaced or the pin
+//!   closes). `tests/allocator_path.rs` shows a pin table that lists it losing the pool.
+//! - The private statistics set: the pool a client created on this pin.
 //!
 //! # Kernel contract
 //!
 //! KS calls the handlers at PASSIVE_LEVEL, in the requestor's context, after checking
-//! MinProperty / MinData (see [`crate::sim`] for the checks imitated on the host); a
-//! handler sets `Irp->IoStatus.Information` and returns the status, and never completes
-//! the IRP.
+//! MinProperty / MinData and presetting Information to MinData for a Get; a handler sets
+//! `Irp->IoStatus.Information` and returns the status, and never completes the IRP.
 
 pub mod handlers;
 
 use crate::allocator::AllocatorStats;
 use crate::ks::{
-    GUID, HANDLE, KSALLOCATOR_FRAMING, KSAUTOMATION_TABLE, KSIDENTIFIER,
-    KSPROPERTY_CONNECTION_ALLOCATORFRAMING, KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX, KSPROPERTY_ITEM,
-    KSPROPERTY_SET, KSPROPERTY_STREAM_ALLOCATOR, KSPROPSETID_Connection, KSPROPSETID_Stream, PFNKSHANDLER,
+    GUID, KSALLOCATOR_FRAMING, KSAUTOMATION_TABLE, KSIDENTIFIER, KSPROPERTY_CONNECTION_ALLOCATORFRAMING,
+    KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX, KSPROPERTY_ITEM, KSPROPERTY_SET, KSPROPSETID_Connection,
+    PFNKSHANDLER,
 };
 
 /// ksframe's private property set: the allocator's counters (named as KS names sets).
@@ -69,8 +92,7 @@ impl Property {
         Self { id, get, set, min_property: KSPROPERTY_SIZE, min_data }
     }
 
-    /// The KSPROPERTY_ITEM AVStream reads. Every item answers BASICSUPPORT through
-    /// [`handlers::basic_support`].
+    /// The KSPROPERTY_ITEM AVStream reads (no SupportHandler: KS answers BASICSUPPORT).
     pub const fn item(&self) -> KSPROPERTY_ITEM {
         KSPROPERTY_ITEM {
             PropertyId: self.id,
@@ -81,7 +103,7 @@ impl Property {
             Values: core::ptr::null(),
             RelationsCount: 0,
             Relations: core::ptr::null(),
-            SupportHandler: Some(handlers::basic_support),
+            SupportHandler: None,
             SerializedSize: 0,
         }
     }
@@ -129,7 +151,6 @@ pub const fn automation_table(sets: &'static [KSPROPERTY_SET]) -> KSAUTOMATION_T
 }
 
 const FRAMING_SIZE: u32 = core::mem::size_of::<KSALLOCATOR_FRAMING>() as u32;
-const HANDLE_SIZE: u32 = core::mem::size_of::<HANDLE>() as u32;
 const STATS_SIZE: u32 = core::mem::size_of::<AllocatorStats>() as u32;
 
 /// KSPROPSETID_Connection items the pins answer.
@@ -139,40 +160,18 @@ pub static CONNECTION: [KSPROPERTY_ITEM; 2] = items([
     Property::get(KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX, Some(handlers::allocator_framing_ex), 0),
 ]);
 
-/// KSPROPSETID_Stream items the pins answer.
-pub static STREAM: [KSPROPERTY_ITEM; 1] = items([Property::get_set(
-    KSPROPERTY_STREAM_ALLOCATOR,
-    Some(handlers::stream_allocator_get),
-    Some(handlers::stream_allocator_set),
-    HANDLE_SIZE,
-)]);
-
 /// KSPROPSETID_KsframeAllocator items.
 pub static STATISTICS: [KSPROPERTY_ITEM; 2] = items([
     Property::get(KSPROPERTY_KSFRAME_ALLOCATOR_STATISTICS, Some(handlers::statistics), STATS_SIZE),
     Property::set(KSPROPERTY_KSFRAME_ALLOCATOR_RESET, Some(handlers::reset_statistics), 0),
 ]);
 
-/// The pins' property sets.
-pub static PIN_PROPERTY_SETS: [KSPROPERTY_SET; 3] = [
+/// The pins' property sets. No KSPROPSETID_Stream set: STREAM_ALLOCATOR is AVStream's
+/// (module docs, "What the pins answer").
+pub static PIN_PROPERTY_SETS: [KSPROPERTY_SET; 2] = [
     property_set(&KSPROPSETID_Connection, &CONNECTION),
-    property_set(&KSPROPSETID_Stream, &STREAM),
     property_set(&KSPROPSETID_KsframeAllocator, &STATISTICS),
 ];
 
 /// The pins' automation table (`KSPIN_DESCRIPTOR_EX.AutomationTable`).
 pub static PIN_AUTOMATION_TABLE: KSAUTOMATION_TABLE = automation_table(&PIN_PROPERTY_SETS);
-
-/// The item for (set, id) in the pins' table, if any.
-pub fn find_item(set: &GUID, id: u32) -> Option<&'static KSPROPERTY_ITEM> {
-    let items: &'static [KSPROPERTY_ITEM] = if *set == KSPROPSETID_Connection {
-        &CONNECTION
-    } else if *set == KSPROPSETID_Stream {
-        &STREAM
-    } else if *set == KSPROPSETID_KsframeAllocator {
-        &STATISTICS
-    } else {
-        return None;
-    };
-    items.iter().find(|item| item.PropertyId == id)
-}

@@ -1,25 +1,25 @@
-//! A KS host simulator (host build only): plays ks.sys against the driver's real static
-//! descriptors, where the driver can observe it.
+//! The KS host simulator (host build only): the model of Kernel Streaming and AVStream
+//! ([`crate::model`]) run in process against the driver's real static descriptors.
 //!
-//! What it imitates, and from where:
+//! It is the environment the model needs and the graph a test builds, nothing more: the
+//! rules are the model's. What it adds:
 //!
-//! - **Pin creation** (AVStream): a KSPIN laid out per the ABI, with the descriptor, id,
-//!   data flow and connection format filled in, then `KSPIN_DISPATCH.Create`; Close calls
-//!   `KSPIN_DISPATCH.Close` and frees the KSPIN. (Documented: KSPIN, KSPIN_DISPATCH.)
-//! - **Property requests** ([`Sim::property`]): an IRP and IO_STACK_LOCATION laid out per
-//!   the ABI, routed through the pin's automation table merged over AVStream-style
-//!   defaults (a pin item overrides the default item with the same set and id:
-//!   documented for AVStream automation tables), with KsPropertyHandler's checks as
-//!   [`crate::ksrules`] implements and sources them (shared with the Wine stand-in).
-//! - **Handles** for KSPROPERTY_STREAM_ALLOCATOR: the host kernel backend's handle table
-//!   ([`crate::kernel::host`]), kernel and user handles, stale and refused ones.
-//! - **States**: [`Sim::set_state`] walks STOP → ACQUIRE → PAUSE → RUN (and back) one
-//!   step at a time through `SetDeviceState`, as AVStream does (documented).
-//! - **Pipes**: [`Sim::connect`] resolves the pipe's framing from both pins'
-//!   CONNECTION_ALLOCATORFRAMING_EX answers ([`crate::framing::resolve`]) and, when a
-//!   ksframe pin is chosen to allocate, calls its `KSALLOCATOR_DISPATCH.InitializeAllocator`;
-//!   otherwise a simulator allocator serves the pipe and ksframe's callbacks are never
-//!   called (how KsProxy picks the allocator is not documented: the caller decides).
+//! - **Objects** ([`objects`]): handles, file objects, references, KS's own pool.
+//! - **Pins**: a [`crate::model::avstream::PinObject`] per pin, created on a filter
+//!   instance with a connection format, then `KSPIN_DISPATCH.Create`; Close releases
+//!   AVStream's references (allocator, clock), calls `KSPIN_DISPATCH.Close` and frees the
+//!   pin's object bag (KsEdit copies included).
+//! - **Requests**: property IRPs laid out per the ABI, through
+//!   [`crate::model::avstream::PinObject::property`] (KsPropertyHandler over the merged
+//!   tables); KsCreateAllocator ([`Sim::create_allocator`]); the state walk.
+//! - **The graph**: [`Sim::graph_framing`] decides an allocator framing as KsProxy fills
+//!   its create request (ReactOS `dll/directx/ksproxy/allocator.cpp`, KS-NOTES): Frames =
+//!   cBuffers, FrameSize = cbBuffer, FileAlignment = cbAlign − 1, OptionsFlags =
+//!   SYSTEM_MEMORY; [`Sim::connect`] makes one pin the IRP source of a kernel-to-kernel
+//!   connection to another; [`Sim::run`] streams frames through it with the requestor
+//!   ([`crate::model::requestor`]), the standard transport (leading-edge stream pointers,
+//!   AVStream keeping DataUsed from the advance) and each pin's Process gated by
+//!   [`crate::model::avstream::may_process`].
 
 #![allow(
     clippy::unwrap_used,
@@ -28,20 +28,25 @@
     clippy::indexing_slicing,
     clippy::arithmetic_side_effects,
     clippy::missing_panics_doc,
-    // Frame pointers passed in are ones the simulator itself handed out.
     clippy::not_unsafe_ptr_arg_deref
 )]
 
-use crate::framing::{Incompatible, Resolved, resolve};
+pub mod objects;
+
 use crate::ks::*;
+use crate::model::allocator::create_on_pin;
+use crate::model::avstream::{PinObject, may_process, set_state};
+use crate::model::requestor::{self, Frame, FrameSource};
+use objects::{FILE_GENERIC_READ, HOST_OBJECTS, Kind};
 use std::boxed::Box;
+use std::string::String;
 use std::vec;
 use std::vec::Vec;
 
 /// What a property request returned.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reply {
-    /// The handler's (or KS's) status.
+    /// KS's (or the handler's) status.
     pub status: NTSTATUS,
     /// `Irp->IoStatus.Information`.
     pub information: usize,
@@ -96,75 +101,58 @@ impl Request {
             requestor: UserMode,
         }
     }
+
+    /// The same request from `mode`.
+    pub fn from(mut self, mode: KPROCESSOR_MODE) -> Self {
+        self.requestor = mode;
+        self
+    }
 }
 
 /// A pin instance the simulator created.
-#[derive(Debug)]
 pub struct Pin {
-    ks: Box<KSPIN>,
+    object: Box<PinObject>,
     format: Option<Box<KS_DATAFORMAT_VIDEOINFOHEADER>>,
-    /// The allocator context, when a ksframe pin allocates for this pin's pipe.
-    allocator_context: PVOID,
-    /// Whether `allocator_context` came from this pin's own dispatch table.
-    allocator_owner: bool,
-    /// The filter instance the pin is on.
     filter: usize,
 }
 
 impl Pin {
     /// The KSPIN as the driver sees it.
     pub fn ks(&self) -> &KSPIN {
-        &self.ks
+        &self.object.ks
+    }
+
+    /// AVStream's side of the pin.
+    pub fn object(&self) -> &PinObject {
+        &self.object
     }
 
     fn as_ptr(&mut self) -> *mut KSPIN {
-        &mut *self.ks
-    }
-
-    fn descriptor(&self) -> &KSPIN_DESCRIPTOR_EX {
-        // SAFETY: the static descriptor, or the pin's KsEdit copy (alive until close).
-        unsafe { &*self.ks.Descriptor }
+        &mut self.object.ks
     }
 
     /// The framing AVStream sees for this pin: `Descriptor->AllocatorFraming`.
     pub fn descriptor_framing(&self) -> Option<KSALLOCATOR_FRAMING_EX> {
-        // SAFETY: as above; the framing is the static one or the pin's copy.
-        unsafe { self.descriptor().AllocatorFraming.as_ref().copied() }
+        // SAFETY: the framing is the static one or the pin's KsEdit copy.
+        unsafe { self.object.descriptor().AllocatorFraming.as_ref().copied() }
     }
 
-    /// The pin's state (None before Create succeeded or after Close).
+    /// The driver's state behind `KSPIN.Context`: a test's window into the driver, not
+    /// something the model reads.
     pub fn state(&self) -> Option<&crate::pin::PinState> {
         // SAFETY: the Context is ksframe's PinState between Create and Close.
-        unsafe { crate::pin::PinState::of(&*self.ks) }
+        unsafe { crate::pin::PinState::of(&self.object.ks) }
     }
 }
 
-/// Who allocates for a pipe.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AllocatorChoice {
-    /// The upstream (output) pin's KSALLOCATOR_DISPATCH.
-    Upstream,
-    /// The downstream (input) pin's KSALLOCATOR_DISPATCH.
-    Downstream,
-    /// An allocator outside ksframe (another filter's, or KS's default).
-    Foreign,
-}
-
-/// A connected pipe.
-#[derive(Debug)]
-pub struct Pipe {
-    /// The framing the allocator was built with.
-    pub resolved: Resolved,
-    /// Who allocates.
-    pub choice: AllocatorChoice,
-    foreign: Option<ForeignAllocator>,
-}
-
-/// The simulator's own allocator for pipes where ksframe does not allocate.
-#[derive(Debug)]
-struct ForeignAllocator {
-    free: Vec<Box<[u8]>>,
-    frames: usize,
+/// A kernel-to-kernel connection: `source` sends IRPs (its requestor fills them) to
+/// `sink`.
+#[derive(Debug, Default)]
+pub struct Connection {
+    /// Every frame the requestor sent, in order: its address and where it came from.
+    pub sent: Vec<(usize, FrameSource)>,
+    /// Process calls that returned a failure status, or advanced more than the frame.
+    pub faults: Vec<String>,
 }
 
 /// A filter instance: which descriptor it was made from and how many pins of each type
@@ -228,41 +216,35 @@ impl Sim {
         let instance = self.filters.get(filter).ok_or(STATUS_INVALID_PARAMETER)?;
         let descriptor =
             self.pin_descriptors(instance.descriptor).get(pin_id as usize).ok_or(STATUS_INVALID_PARAMETER)?;
+        self.create_pin_with(filter, pin_id, descriptor, format)
+    }
+
+    /// As [`Sim::create_pin`], with another descriptor standing in for the filter's
+    /// (a test's variant of the driver's pin).
+    pub fn create_pin_with(
+        &mut self,
+        filter: usize,
+        pin_id: u32,
+        descriptor: &'static KSPIN_DESCRIPTOR_EX,
+        format: Option<KS_DATAFORMAT_VIDEOINFOHEADER>,
+    ) -> Result<Pin, NTSTATUS> {
+        let instance = self.filters.get(filter).ok_or(STATUS_INVALID_PARAMETER)?;
         if instance.open[pin_id as usize] >= descriptor.InstancesPossible {
             return Err(STATUS_INVALID_DEVICE_REQUEST);
         }
         let mut format = format.map(Box::new);
         let bag = Box::into_raw(Box::new(0u64)).cast::<core::ffi::c_void>();
-        let ks = Box::new(KSPIN {
-            Descriptor: descriptor,
-            Bag: bag,
-            Context: core::ptr::null_mut(),
-            Id: pin_id,
-            Communication: descriptor.PinDescriptor.Communication,
-            ConnectionIsExternal: 0,
-            ConnectionInterface: KSIDENTIFIER { Set: KSINTERFACESETID_Standard, Id: 0, Flags: 0 },
-            ConnectionMedium: KSIDENTIFIER { Set: KSMEDIUMSETID_Standard, Id: 0, Flags: 0 },
-            ConnectionPriority: KSPRIORITY { PriorityClass: 0x200, PrioritySubClass: 1 },
-            ConnectionFormat: format
-                .as_deref_mut()
-                .map_or(core::ptr::null_mut(), |f| (f as *mut KS_DATAFORMAT_VIDEOINFOHEADER).cast()),
-            AttributeList: core::ptr::null_mut(),
-            StreamHeaderSize: 0,
-            DataFlow: descriptor.PinDescriptor.DataFlow,
-            DeviceState: KSSTATE_STOP,
-            ResetState: KSRESET_END,
-            ClientState: KSSTATE_STOP,
-        });
-        let mut pin =
-            Pin { ks, format, allocator_context: core::ptr::null_mut(), allocator_owner: false, filter };
-        // SAFETY: the descriptor's dispatch is a static table.
-        let dispatch = unsafe { &*descriptor.Dispatch };
-        if let Some(create) = dispatch.Create {
+        let connection = format
+            .as_deref_mut()
+            .map_or(core::ptr::null_mut(), |f| (f as *mut KS_DATAFORMAT_VIDEOINFOHEADER).cast());
+        let object = Box::new(PinObject::new(descriptor, pin_id, bag, connection, &HOST_OBJECTS));
+        let mut pin = Pin { object, format, filter };
+        if let Some(create) = pin.object.dispatch().and_then(|d| d.Create) {
             let mut irp = IrpBuffers::new(0, 0, core::ptr::null_mut(), KernelMode);
             // SAFETY: a live KSPIN and IRP, as AVStream passes them.
             let status = unsafe { create(pin.as_ptr(), irp.irp()) };
             if !NT_SUCCESS(status) {
-                free_bag(pin.ks.Bag);
+                free_bag(pin.object.ks.Bag);
                 return Err(status);
             }
         }
@@ -270,43 +252,28 @@ impl Sim {
         Ok(pin)
     }
 
-    /// Closes a pin: deletes the allocator this pin's dispatch built (AVStream deletes a
-    /// pin's allocator before closing it), then the Close dispatch.
+    /// Closes a pin as AVStream does: back to KSSTATE_STOP, AVStream's references
+    /// (allocator, clock) dropped, the Close dispatch, the bag freed.
     pub fn close_pin(&mut self, mut pin: Pin) -> NTSTATUS {
-        self.delete_allocator(&mut pin);
-        let _ = self.set_state(&mut pin, KSSTATE_STOP);
-        let dispatch = pin.descriptor().Dispatch;
+        let _ = set_state(&mut pin.object, KSSTATE_STOP);
+        pin.object.release_references();
         let mut irp = IrpBuffers::new(0, 0, core::ptr::null_mut(), KernelMode);
-        // SAFETY: static dispatch table, live pin and IRP.
-        let status =
-            unsafe { (*dispatch).Close.map_or(STATUS_SUCCESS, |close| close(pin.as_ptr(), irp.irp())) };
+        let close = pin.object.dispatch().and_then(|d| d.Close);
+        // SAFETY: a live pin and IRP.
+        let status = close.map_or(STATUS_SUCCESS, |close| unsafe { close(pin.as_ptr(), irp.irp()) });
         drop(pin.format.take());
-        // KS frees the pin's bag (KsEdit copies included) with the pin.
-        free_bag(pin.ks.Bag);
-        self.filters[pin.filter].open[pin.ks.Id as usize] -= 1;
+        free_bag(pin.object.ks.Bag);
+        self.filters[pin.filter].open[pin.object.ks.Id as usize] -= 1;
         status
     }
 
     /// Walks the pin's state to `target` one step at a time through SetDeviceState.
     pub fn set_state(&mut self, pin: &mut Pin, target: KSSTATE) -> NTSTATUS {
-        while pin.ks.DeviceState != target {
-            let from = pin.ks.DeviceState;
-            let to = if target > from { from + 1 } else { from - 1 };
-            // SAFETY: static dispatch table.
-            if let Some(set) = unsafe { (*pin.descriptor().Dispatch).SetDeviceState } {
-                // SAFETY: a live pin.
-                let status = unsafe { set(pin.as_ptr(), to, from) };
-                if !NT_SUCCESS(status) {
-                    return status;
-                }
-            }
-            pin.ks.DeviceState = to;
-            pin.ks.ClientState = to;
-        }
-        STATUS_SUCCESS
+        set_state(&mut pin.object, target)
     }
 
-    /// Sends a property request to `pin`, as KsPropertyHandler would (module docs).
+    /// Sends a property request to `pin`: KsPropertyHandler over the pin's table merged
+    /// over AVStream's.
     pub fn property(&mut self, pin: &mut Pin, request: &Request) -> Reply {
         let mut buffers =
             IrpBuffers::new(request.input_len, request.output_len, pin.as_ptr(), request.requestor);
@@ -318,58 +285,54 @@ impl Sim {
         buffers.input[..n].copy_from_slice(&property[..n]);
         let n = buffers.output.len().min(request.data.len());
         buffers.output[..n].copy_from_slice(&request.data[..n]);
-        let status = dispatch_property(pin.descriptor(), &mut buffers, request);
+        // SAFETY: a complete IOCTL_KS_PROPERTY IRP addressed to this pin.
+        let status = unsafe { pin.object.property(buffers.irp()) };
         let information = buffers.irp.IoStatus.Information;
         Reply { status, information, output: buffers.output.clone() }
     }
 
-    /// Connects `upstream` (output) to `downstream` (input): resolves the framing from
-    /// both pins' CONNECTION_ALLOCATORFRAMING_EX, and makes `choice` allocate.
-    pub fn connect(
+    /// KsCreateAllocator(pin, framing) from `mode`: AVStream's allocator create item on
+    /// the pin ([`crate::model::allocator::create_on_pin`]); the handle (a kernel handle
+    /// for KernelMode) is opened with GENERIC_READ.
+    pub fn create_allocator(
         &mut self,
-        upstream: &mut Pin,
-        downstream: &mut Pin,
-        choice: AllocatorChoice,
-    ) -> Result<Pipe, Incompatible> {
-        let u = self.framing_items(upstream);
-        let d = self.framing_items(downstream);
-        let resolved = resolve(&u, &d)?;
-        let mut pipe = Pipe { resolved, choice, foreign: None };
-        let allocating = match choice {
-            AllocatorChoice::Upstream => Some(upstream),
-            AllocatorChoice::Downstream => Some(downstream),
-            AllocatorChoice::Foreign => None,
-        };
-        match allocating {
-            Some(pin) => {
-                // SAFETY: static dispatch table; Allocator is ksframe's.
-                let allocator = unsafe { &*(*pin.descriptor().Dispatch).Allocator };
-                let mut framing = resolved.framing;
-                let mut context: PVOID = core::ptr::null_mut();
-                // SAFETY: a live pin, framing and context, as KS passes them.
-                let status = unsafe {
-                    allocator.InitializeAllocator.unwrap()(pin.as_ptr(), &mut framing, &mut context)
-                };
-                if !NT_SUCCESS(status) {
-                    return Err(Incompatible::Invalid(status));
-                }
-                pin.allocator_context = context;
-                pin.allocator_owner = true;
-            }
-            None => {
-                let frames = resolved.framing.Frames as usize;
-                let size = resolved.framing.FrameSize as usize;
-                pipe.foreign = Some(ForeignAllocator {
-                    free: (0..frames).map(|_| vec![0u8; size].into_boxed_slice()).collect(),
-                    frames,
-                });
-            }
-        }
-        Ok(pipe)
+        pin: &mut Pin,
+        framing: &KSALLOCATOR_FRAMING,
+        mode: KPROCESSOR_MODE,
+    ) -> Result<HANDLE, NTSTATUS> {
+        // SAFETY: a live pin at PASSIVE_LEVEL.
+        let object = unsafe { create_on_pin(pin.as_ptr(), framing, &HOST_OBJECTS) }?;
+        Ok(objects::open(Kind::Allocator(Box::new(object)), mode == KernelMode, FILE_GENERIC_READ).0)
     }
 
-    /// The pin's framing items, read through its CONNECTION_ALLOCATORFRAMING_EX property
-    /// (size query, then the exact size), as KsProxy does.
+    /// Assigns the allocator behind `handle` (or none, with NULL) to `pin` through
+    /// KSPROPERTY_STREAM_ALLOCATOR Set from kernel mode, as a graph builder does.
+    pub fn assign_allocator(&mut self, pin: &mut Pin, handle: HANDLE) -> NTSTATUS {
+        let request = Request::set(KSPROPSETID_Stream, KSPROPERTY_STREAM_ALLOCATOR, &(handle as usize).to_le_bytes())
+            .from(KernelMode);
+        self.property(pin, &request).status
+    }
+
+    /// The allocator framing a KsProxy-style graph asks for on the pipe `up` → `down`,
+    /// from both pins' ALLOCATORFRAMING_EX (first items): cBuffers the larger frame
+    /// count, cbBuffer the larger frame size, cbAlign the stricter alignment; the create
+    /// request then carries Frames = cBuffers, FrameSize = cbBuffer, FileAlignment =
+    /// cbAlign − 1, OptionsFlags = KSALLOCATOR_OPTIONF_SYSTEM_MEMORY, PoolType
+    /// NonPagedPool (ReactOS ksproxy `allocator.cpp`; KS-NOTES).
+    pub fn graph_framing(&mut self, up: &mut Pin, down: &mut Pin) -> KSALLOCATOR_FRAMING {
+        let (u, d) = (self.framing_items(up)[0], self.framing_items(down)[0]);
+        KSALLOCATOR_FRAMING {
+            OptionsFlags: KSALLOCATOR_OPTIONF_SYSTEM_MEMORY,
+            PoolType: NonPagedPool,
+            Frames: u.Frames.max(d.Frames),
+            FrameSize: u.FramingRange.Range.MaxFrameSize.max(d.FramingRange.Range.MaxFrameSize),
+            FileAlignment: u.FileAlignment.max(d.FileAlignment),
+            Reserved: 0,
+        }
+    }
+
+    /// The pin's framing items, read through CONNECTION_ALLOCATORFRAMING_EX (size query,
+    /// then the exact size), as KsProxy does.
     pub fn framing_items(&mut self, pin: &mut Pin) -> Vec<KS_FRAMING_ITEM> {
         let query = self.property(
             pin,
@@ -395,83 +358,81 @@ impl Sim {
             .collect()
     }
 
-    /// Moves `frames` frames through a connected, running pipe, as AVStream's standard
-    /// transport would: a frame from the pipe's allocator goes to the capture pin's
-    /// Process as its leading-edge stream pointer (output), then to the sink pin's
-    /// Process (input), then back to the allocator. Stops early when the allocator has
-    /// no frame (all out) or a pin does not advance its stream pointer.
-    /// Frames only move while both pins are in KSSTATE_RUN (0 otherwise).
-    pub fn run(&mut self, pipe: &mut Pipe, upstream: &mut Pin, downstream: &mut Pin, frames: usize) -> usize {
-        if upstream.ks.DeviceState != KSSTATE_RUN || downstream.ks.DeviceState != KSSTATE_RUN {
-            return 0;
-        }
-        let size = pipe.resolved.framing.FrameSize;
+    /// Connects `source` (the IRP source, an output pin) to `sink` kernel to kernel.
+    pub fn connect(&mut self, source: &mut Pin, sink: &mut Pin) -> Connection {
+        assert_eq!(source.object.ks.DataFlow, KSPIN_DATAFLOW_OUT, "the model streams from an output source");
+        assert_eq!(sink.object.ks.DataFlow, KSPIN_DATAFLOW_IN);
+        source.object.ks.Communication = KSPIN_COMMUNICATION_SOURCE;
+        sink.object.ks.Communication = KSPIN_COMMUNICATION_SINK;
+        Connection::default()
+    }
+
+    /// Streams up to `frames` frames `source` → `sink`: the source's requestor takes a
+    /// frame (assigned allocator, or its own), the source's Process fills it as its
+    /// output leading edge, the IRP goes to the sink's Process as its input leading edge
+    /// with DataUsed bytes, then back to the requestor, which returns the frame. Frames
+    /// move only while both pins may process; stops early when none is left.
+    pub fn run(&mut self, connection: &mut Connection, source: &mut Pin, sink: &mut Pin, frames: usize) -> usize {
         for n in 0..frames {
-            let Some(frame) = self.allocate_frame(pipe, upstream, downstream) else { return n };
-            let mut header = KSSTREAM_HEADER {
-                Size: core::mem::size_of::<KSSTREAM_HEADER>() as u32,
-                TypeSpecificFlags: 0,
-                PresentationTime: KSTIME { Time: 0, Numerator: 1, Denominator: 1 },
-                Duration: 0,
-                FrameExtent: size,
-                DataUsed: 0,
-                Data: frame,
-                OptionsFlags: 0,
-                Reserved: 0,
-            };
-            let out = KSSTREAM_POINTER_OFFSET { Data: frame.cast(), Count: size, Remaining: size };
-            let none = KSSTREAM_POINTER_OFFSET { Data: core::ptr::null_mut(), Count: 0, Remaining: 0 };
-            let produced = process(upstream, &mut header, none, out).map(|a| a.out_used);
-            let consumed = produced.and_then(|used| {
-                let input = KSSTREAM_POINTER_OFFSET { Data: frame.cast(), Count: used, Remaining: used };
-                process(downstream, &mut header, input, none)
-            });
-            self.free_frame(pipe, upstream, downstream, frame);
-            if consumed.is_none() {
+            if !may_process(&source.object) || !may_process(&sink.object) {
+                return n;
+            }
+            let Some(frame) = requestor::take(&source.object) else { return n };
+            let delivered = self.deliver(connection, source, sink, frame);
+            requestor::give_back(&source.object, frame);
+            connection.sent.push((frame.data as usize, frame.source));
+            if !delivered {
                 return n;
             }
         }
         frames
     }
 
-    /// Takes a frame from the pipe's allocator (null when none is free).
-    pub fn allocate_frame(&mut self, pipe: &mut Pipe, upstream: &Pin, downstream: &Pin) -> Option<PVOID> {
-        if let Some(foreign) = pipe.foreign.as_mut() {
-            return foreign.free.pop().map(|f| Box::into_raw(f).cast::<core::ffi::c_void>());
+    fn deliver(&mut self, connection: &mut Connection, source: &mut Pin, sink: &mut Pin, frame: Frame) -> bool {
+        let mut header = KSSTREAM_HEADER {
+            Size: core::mem::size_of::<KSSTREAM_HEADER>() as u32,
+            TypeSpecificFlags: 0,
+            PresentationTime: KSTIME { Time: 0, Numerator: 1, Denominator: 1 },
+            Duration: 0,
+            FrameExtent: frame.extent,
+            DataUsed: 0,
+            Data: frame.data,
+            OptionsFlags: 0,
+            Reserved: 0,
+        };
+        let none = KSSTREAM_POINTER_OFFSET { Data: core::ptr::null_mut(), Count: 0, Remaining: 0 };
+        let out = KSSTREAM_POINTER_OFFSET { Data: frame.data.cast(), Count: frame.extent, Remaining: frame.extent };
+        let Some(produced) = process(connection, source, &mut header, none, out) else { return false };
+        // AVStream keeps DataUsed for a non-DMA output queue from the advance (avshws's
+        // comment; KS-NOTES): added to what the header held.
+        header.DataUsed = header.DataUsed.saturating_add(produced.out_used);
+        if header.DataUsed > header.FrameExtent {
+            connection.faults.push(std::format!("DataUsed {} > FrameExtent {}", header.DataUsed, header.FrameExtent));
+            return false;
         }
-        let context = allocator_context(pipe, upstream, downstream);
-        // SAFETY: a live pool context from InitializeAllocator.
-        let frame = unsafe { ALLOCATOR().Allocate.unwrap()(context) };
-        (!frame.is_null()).then_some(frame)
+        let used = header.DataUsed;
+        let input = KSSTREAM_POINTER_OFFSET { Data: frame.data.cast(), Count: used, Remaining: used };
+        process(connection, sink, &mut header, input, none).is_some()
     }
 
-    /// Gives a frame back to the pipe's allocator.
-    pub fn free_frame(&mut self, pipe: &mut Pipe, upstream: &Pin, downstream: &Pin, frame: PVOID) {
-        if let Some(foreign) = pipe.foreign.as_mut() {
-            let len = pipe.resolved.framing.FrameSize as usize;
-            // SAFETY: made by Box::into_raw of a boxed slice of `len` bytes above.
-            let frame =
-                unsafe { Box::from_raw(core::ptr::slice_from_raw_parts_mut(frame.cast::<u8>(), len)) };
-            foreign.free.push(frame);
-            assert!(foreign.free.len() <= foreign.frames);
-            return;
-        }
-        let context = allocator_context(pipe, upstream, downstream);
-        // SAFETY: giving a frame back to the pool it came from.
-        unsafe { ALLOCATOR().Free.unwrap()(context, frame) };
+    /// Calls the pin's Process with no frame queued, as AVStream does when processing is
+    /// attempted on an empty queue; returns its status.
+    pub fn process_empty(&mut self, pin: &mut Pin) -> NTSTATUS {
+        let process = pin.object.dispatch().and_then(|d| d.Process);
+        // SAFETY: a live pin with no leading edge offered.
+        process.map_or(STATUS_SUCCESS, |p| unsafe { p(pin.as_ptr()) })
     }
 
     /// Changes a stopped pin's format, as AVStream does: the new format goes to
     /// `KSPIN.ConnectionFormat`, then SetDataFormat; on failure the old one comes back.
     pub fn change_format(&mut self, pin: &mut Pin, format: KS_DATAFORMAT_VIDEOINFOHEADER) -> NTSTATUS {
-        if pin.ks.DeviceState != KSSTATE_STOP {
+        if pin.object.ks.DeviceState != KSSTATE_STOP {
             return STATUS_INVALID_DEVICE_STATE;
         }
         let mut new = Box::new(format);
-        let old_ptr = pin.ks.ConnectionFormat;
-        pin.ks.ConnectionFormat = (&mut *new as *mut KS_DATAFORMAT_VIDEOINFOHEADER).cast();
-        // SAFETY: static dispatch table.
-        let status = match unsafe { (*pin.descriptor().Dispatch).SetDataFormat } {
+        let old_ptr = pin.object.ks.ConnectionFormat;
+        pin.object.ks.ConnectionFormat = (&mut *new as *mut KS_DATAFORMAT_VIDEOINFOHEADER).cast();
+        let status = match pin.object.dispatch().and_then(|d| d.SetDataFormat) {
             // SAFETY: a live pin with the proposed format in place.
             Some(set) => unsafe {
                 set(pin.as_ptr(), old_ptr, core::ptr::null_mut(), core::ptr::null(), core::ptr::null_mut())
@@ -481,14 +442,13 @@ impl Sim {
         if NT_SUCCESS(status) {
             pin.format = Some(new);
         } else {
-            pin.ks.ConnectionFormat = old_ptr;
+            pin.object.ks.ConnectionFormat = old_ptr;
         }
         status
     }
 
-    /// The connection format for `range` on pin type `pin_id`, as AVStream's
-    /// KSPROPERTY_PIN_DATAINTERSECTION does it: each descriptor range in order through the
-    /// pin's IntersectHandler, first with a size query, the first match wins.
+    /// The connection format for `range` on pin type `pin_id`
+    /// ([`crate::model::intersect::intersect`]).
     pub fn intersect(
         &mut self,
         filter: usize,
@@ -501,7 +461,7 @@ impl Sim {
         let mut format: KS_DATAFORMAT_VIDEOINFOHEADER = unsafe { core::mem::zeroed() };
         // SAFETY: a static descriptor, a valid caller range and an output of the right size.
         unsafe {
-            crate::ksrules::intersect(
+            crate::model::intersect::intersect(
                 descriptor,
                 pin_id,
                 (&mut caller as *mut KS_DATARANGE_VIDEO).cast(),
@@ -511,33 +471,18 @@ impl Sim {
         }?;
         Ok(format)
     }
-
-    fn delete_allocator(&mut self, pin: &mut Pin) {
-        if pin.allocator_owner && !pin.allocator_context.is_null() {
-            // SAFETY: the context InitializeAllocator returned, deleted once.
-            unsafe { ALLOCATOR().DeleteAllocator.unwrap()(pin.allocator_context) };
-            pin.allocator_context = core::ptr::null_mut();
-            pin.allocator_owner = false;
-        }
-    }
 }
 
 fn free_bag(bag: PVOID) {
     crate::kernel::host::free_bag(bag);
-    // SAFETY: made by Box::into_raw in create_pin, freed once here.
+    // SAFETY: made by Box::into_raw in create_pin_with, freed once here.
     drop(unsafe { Box::from_raw(bag.cast::<u64>()) });
 }
 
-fn allocator_context(pipe: &Pipe, upstream: &Pin, downstream: &Pin) -> PVOID {
-    match pipe.choice {
-        AllocatorChoice::Upstream => upstream.allocator_context,
-        AllocatorChoice::Downstream => downstream.allocator_context,
-        AllocatorChoice::Foreign => core::ptr::null_mut(),
-    }
-}
-
-/// Offers one frame to a pin's Process as its locked leading edge; what the pin advanced.
+/// Offers one frame to a pin's Process as its locked leading edge; what the pin advanced
+/// (None when it did not move the frame on, or failed).
 fn process(
+    connection: &mut Connection,
     pin: &mut Pin,
     header: &mut KSSTREAM_HEADER,
     input: KSSTREAM_POINTER_OFFSET,
@@ -554,15 +499,13 @@ fn process(
     pointer.Offset = if output.Data.is_null() { &mut pointer.OffsetIn } else { &mut pointer.OffsetOut };
     let raw: *mut KSSTREAM_POINTER = &mut *pointer;
     crate::kernel::host::offer_stream_pointer(pin.as_ptr(), raw);
-    // SAFETY: static dispatch table; a live pin.
-    let status = unsafe { (*pin.descriptor().Dispatch).Process.map_or(STATUS_SUCCESS, |p| p(pin.as_ptr())) };
-    assert!(NT_SUCCESS(status), "Process failed: {status:#x}");
+    let dispatch_process = pin.object.dispatch().and_then(|d| d.Process);
+    // SAFETY: a live pin.
+    let status = dispatch_process.map_or(STATUS_SUCCESS, |p| unsafe { p(pin.as_ptr()) });
+    if !NT_SUCCESS(status) {
+        connection.faults.push(std::format!("Process of pin {} failed: {status:#x}", pin.object.ks.Id));
+    }
     crate::kernel::host::take_advanced(raw).filter(|a| a.eject)
-}
-
-#[allow(non_snake_case)]
-fn ALLOCATOR() -> &'static KSALLOCATOR_DISPATCH {
-    &crate::allocator::ALLOCATOR_DISPATCH
 }
 
 fn guid_bytes(g: &GUID) -> [u8; 16] {
@@ -623,50 +566,3 @@ impl IrpBuffers {
     }
 }
 
-/// AVStream's own pin property items that the simulator answers when the pin's table
-/// does not override them (a subset: what a ksframe test can observe).
-static DEFAULT_CONNECTION: [KSPROPERTY_ITEM; 2] = crate::property::items([
-    crate::property::Property::get(KSPROPERTY_CONNECTION_STATE, Some(default_connection_state), 4),
-    // AVStream answers ALLOCATORFRAMING_EX from the descriptor; ksframe's pin overrides it.
-    crate::property::Property::get(KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX, Some(default_unreachable), 0),
-]);
-static DEFAULT_STREAM: [KSPROPERTY_ITEM; 1] = crate::property::items([crate::property::Property::get(
-    KSPROPERTY_STREAM_ALLOCATOR,
-    Some(default_unreachable),
-    8,
-)]);
-
-unsafe extern "system" fn default_connection_state(
-    irp: *mut IRP,
-    _r: *mut KSIDENTIFIER,
-    data: PVOID,
-) -> NTSTATUS {
-    // SAFETY: the simulator's own IRP with the pin in FileObject, and 4 output bytes
-    // (MinData checked).
-    unsafe {
-        let pin = &*(*(*irp).Tail.Overlay.CurrentStackLocation).FileObject.cast::<KSPIN>();
-        data.cast::<i32>().write_unaligned(pin.DeviceState);
-        (*irp).IoStatus.Information = 4;
-    }
-    STATUS_SUCCESS
-}
-
-unsafe extern "system" fn default_unreachable(_irp: *mut IRP, _r: *mut KSIDENTIFIER, _d: PVOID) -> NTSTATUS {
-    panic!("a default item that ksframe's pin table overrides was called");
-}
-
-fn dispatch_property(descriptor: &KSPIN_DESCRIPTOR_EX, b: &mut IrpBuffers, _request: &Request) -> NTSTATUS {
-    // SAFETY: the descriptor's automation table is a static of static sets.
-    let pin_sets: &[KSPROPERTY_SET] = unsafe {
-        descriptor
-            .AutomationTable
-            .as_ref()
-            .map_or(&[], |t| core::slice::from_raw_parts(t.PropertySets, t.PropertySetsCount as usize))
-    };
-    let defaults = [
-        crate::property::property_set(&KSPROPSETID_Connection, &DEFAULT_CONNECTION),
-        crate::property::property_set(&KSPROPSETID_Stream, &DEFAULT_STREAM),
-    ];
-    // SAFETY: a complete IOCTL_KS_PROPERTY IRP built by IrpBuffers, and static tables.
-    unsafe { crate::ksrules::property_handler(b.irp(), &[pin_sets, &defaults]) }
-}
