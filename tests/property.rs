@@ -1,17 +1,22 @@
-//! The pins' properties through the KS simulator, table-driven: every property × every
-//! verb (and unknown flags) × output lengths {0, 1, required − 1, required, required +
-//! 100} × input lengths {12, 24, 64}, each against the exact NTSTATUS and Information the
-//! rules give (the rules are written out again below, independently of src/sim and
-//! src/property).
+//! The pins' properties through the model of KS (KsPropertyHandler over the pin's table
+//! merged over AVStream's), table-driven: every property the pins answer (theirs and
+//! AVStream's own items) × every verb (and unknown ones) × output lengths {0, 1, 4,
+//! required − 1, required, required + 100} × input lengths {12, 24, 64}, each against
+//! the exact NTSTATUS and Information of the shipped ks.sys (KS-NOTES, "KsPropertyHandler
+//! as the shipped ks.sys does it"; the rules are written out again below, independently
+//! of src/model and src/property).
 
+mod graph;
+
+use graph::AllocatorOn;
 use ksframe::allocator::AllocatorStats;
-use ksframe::avstream::{CAPTURE_PIN, DEVICE_DESCRIPTOR, FORMATS, SINK_PIN};
+use ksframe::avstream::{CAPTURE_PIN, DEVICE_DESCRIPTOR, FORMATS};
 use ksframe::kernel::host::PoolScope;
 use ksframe::ks::*;
 use ksframe::property::{
     KSPROPERTY_KSFRAME_ALLOCATOR_RESET, KSPROPERTY_KSFRAME_ALLOCATOR_STATISTICS, KSPROPSETID_KsframeAllocator,
 };
-use ksframe::sim::{AllocatorChoice, Request, Sim};
+use ksframe::sim::{Request, Sim};
 
 #[derive(Clone, Copy, Debug)]
 struct Spec {
@@ -28,7 +33,7 @@ struct Spec {
     variable: bool,
 }
 
-const SPECS: [Spec; 5] = [
+const SPECS: [Spec; 7] = [
     Spec {
         name: "ALLOCATORFRAMING",
         set: KSPROPSETID_Connection,
@@ -48,6 +53,27 @@ const SPECS: [Spec; 5] = [
         min_data: 0,
         value: 24 + 88,
         variable: true,
+    },
+    // AVStream's own items (the pins do not list them).
+    Spec {
+        name: "CONNECTION_STATE",
+        set: KSPROPSETID_Connection,
+        id: KSPROPERTY_CONNECTION_STATE,
+        get: true,
+        set_supported: true,
+        min_data: 4,
+        value: 4,
+        variable: false,
+    },
+    Spec {
+        name: "STREAM_MASTERCLOCK",
+        set: KSPROPSETID_Stream,
+        id: KSPROPERTY_STREAM_MASTERCLOCK,
+        get: true,
+        set_supported: true,
+        min_data: 8,
+        value: 8,
+        variable: false,
     },
     Spec {
         name: "STREAM_ALLOCATOR",
@@ -83,20 +109,22 @@ const SPECS: [Spec; 5] = [
 
 const DESCRIPTION: u32 = 40;
 
-/// The expected (status, information) by the rules of KsPropertyHandler (as ksframe's
-/// simulator imitates them) and of ksframe's handlers.
+/// The expected (status, information): the shipped ks.sys's KsPropertyHandler, then
+/// the handlers (ksframe's, or AVStream's built-in ones as documented).
 fn expected(spec: &Spec, flags: u32, input_len: u32, output_len: u32) -> (NTSTATUS, usize) {
     if input_len < 24 {
-        return (STATUS_INVALID_PARAMETER, 0);
+        return (STATUS_INVALID_BUFFER_SIZE, 0);
     }
     let verb = flags & !KSPROPERTY_TYPE_TOPOLOGY;
     match verb {
         KSPROPERTY_TYPE_SETSUPPORT => (STATUS_SUCCESS, 0),
+        KSPROPERTY_TYPE_GETPAYLOADSIZE => (STATUS_BUFFER_OVERFLOW, spec.min_data as usize),
+        // No item has a SupportHandler, relations or default values.
+        KSPROPERTY_TYPE_RELATIONS => (STATUS_NOT_FOUND, 0),
         KSPROPERTY_TYPE_BASICSUPPORT => match output_len {
-            0 => (STATUS_BUFFER_OVERFLOW, DESCRIPTION as usize),
-            1..=3 => (STATUS_BUFFER_TOO_SMALL, 0),
-            4..=39 => (STATUS_SUCCESS, 4),
-            _ => (STATUS_SUCCESS, DESCRIPTION as usize),
+            4 => (STATUS_SUCCESS, 4),
+            n if n >= DESCRIPTION => (STATUS_SUCCESS, DESCRIPTION as usize),
+            _ => (STATUS_BUFFER_TOO_SMALL, 0),
         },
         KSPROPERTY_TYPE_GET | KSPROPERTY_TYPE_SET => {
             let is_get = verb == KSPROPERTY_TYPE_GET;
@@ -104,14 +132,11 @@ fn expected(spec: &Spec, flags: u32, input_len: u32, output_len: u32) -> (NTSTAT
                 return (STATUS_NOT_FOUND, 0);
             }
             if output_len < spec.min_data {
-                return if output_len == 0 {
-                    (STATUS_BUFFER_OVERFLOW, spec.min_data as usize)
-                } else {
-                    (STATUS_BUFFER_TOO_SMALL, 0)
-                };
+                return (STATUS_BUFFER_TOO_SMALL, 0);
             }
             if !is_get {
-                // Sets: STREAM_ALLOCATOR with a NULL handle detaches; RESET zeroes.
+                // Sets of zero bytes: STOP (already), a NULL clock / allocator (detach),
+                // the counters' reset.
                 return (STATUS_SUCCESS, 0);
             }
             if spec.variable {
@@ -132,12 +157,19 @@ fn every_property_verb_and_length_gives_the_exact_status_and_information() {
     let scope = PoolScope::new();
     let _g = scope.enter();
     let mut sim = Sim::new(&DEVICE_DESCRIPTOR);
-    let format = FORMATS[0];
-    let (a, b) = (sim.create_filter(0), sim.create_filter(0));
-    let mut capture = sim.create_pin(a, CAPTURE_PIN, Some(format.data_format())).unwrap();
-    let mut sink = sim.create_pin(b, SINK_PIN, Some(format.data_format())).unwrap();
-    // The capture pin allocates, so its statistics set has a pool to report on.
-    let _pipe = sim.connect(&mut capture, &mut sink, AllocatorChoice::Upstream).unwrap();
+    let a = sim.create_filter(0);
+    let mut capture = sim.create_pin(a, CAPTURE_PIN, Some(FORMATS[0].data_format())).unwrap();
+    // An allocator created on the pin, so its statistics set has a pool to report on.
+    let framing = capture.descriptor_framing().unwrap().FramingItem[0];
+    let request = KSALLOCATOR_FRAMING {
+        OptionsFlags: KSALLOCATOR_OPTIONF_SYSTEM_MEMORY,
+        PoolType: NonPagedPool,
+        Frames: framing.Frames,
+        FrameSize: framing.FramingRange.Range.MaxFrameSize,
+        FileAlignment: framing.FileAlignment,
+        Reserved: 0,
+    };
+    let allocator = sim.create_allocator(&mut capture, &request, UserMode).unwrap();
 
     let verbs = [
         KSPROPERTY_TYPE_GET,
@@ -148,6 +180,7 @@ fn every_property_verb_and_length_gives_the_exact_status_and_information() {
         KSPROPERTY_TYPE_RELATIONS,
         0x0002_0000,
         KSPROPERTY_TYPE_GET | KSPROPERTY_TYPE_SET,
+        KSPROPERTY_TYPE_GETPAYLOADSIZE,
     ];
     let mut cases = 0;
     for spec in SPECS {
@@ -156,7 +189,7 @@ fn every_property_verb_and_length_gives_the_exact_status_and_information() {
                 KSPROPERTY_TYPE_BASICSUPPORT => DESCRIPTION,
                 _ => spec.value.max(spec.min_data).max(1),
             };
-            for output_len in [0, 1, required - 1, required, required + 100] {
+            for output_len in [0, 1, 4, required - 1, required, required + 100] {
                 for input_len in [12u32, 24, 64] {
                     let request = Request {
                         set: spec.set,
@@ -183,7 +216,7 @@ fn every_property_verb_and_length_gives_the_exact_status_and_information() {
                         && flags & !KSPROPERTY_TYPE_TOPOLOGY == KSPROPERTY_TYPE_BASICSUPPORT
                     {
                         let access = u32::from_le_bytes(reply.output[..4].try_into().unwrap());
-                        let mut want = KSPROPERTY_TYPE_BASICSUPPORT;
+                        let mut want = 0;
                         if spec.get {
                             want |= KSPROPERTY_TYPE_GET;
                         }
@@ -197,9 +230,9 @@ fn every_property_verb_and_length_gives_the_exact_status_and_information() {
             }
         }
     }
-    assert_eq!(cases, 5 * 8 * 5 * 3);
+    assert_eq!(cases, 7 * 9 * 6 * 3);
+    ksframe::sim::objects::close(allocator);
     sim.close_pin(capture);
-    sim.close_pin(sink);
     assert_eq!(scope.bytes_outstanding(), 0, "pins and pool leaked");
 }
 
@@ -215,12 +248,31 @@ fn unknown_sets_and_ids_and_default_items() {
         sim.property(&mut pin, &Request::get(KSPROPSETID_KsframeAllocator, 7, 8)).status,
         STATUS_NOT_FOUND
     );
-    // An AVStream default the pin does not override still answers.
+    // An AVStream item the pin does not override still answers.
     let state = sim.property(&mut pin, &Request::get(KSPROPSETID_Connection, KSPROPERTY_CONNECTION_STATE, 4));
     assert_eq!(
         (state.status, state.information, state.output.clone()),
         (STATUS_SUCCESS, 4, vec![0, 0, 0, 0])
     );
+    // GUID_NULL, id 0, SETSUPPORT: the merged table's sets (the pin's, then AVStream's
+    // Stream set, which the pin does not have).
+    let mut enumerate = Request::get(GUID_NULL, 0, 0);
+    enumerate.flags = KSPROPERTY_TYPE_SETSUPPORT;
+    let sizing = sim.property(&mut pin, &enumerate);
+    assert_eq!((sizing.status, sizing.information), (STATUS_BUFFER_OVERFLOW, 3 * 16));
+    enumerate.output_len = 48;
+    let sets = sim.property(&mut pin, &enumerate);
+    assert_eq!(sets.status, STATUS_SUCCESS);
+    let guids: Vec<[u8; 16]> = sets.output.chunks(16).map(|c| c.try_into().unwrap()).collect();
+    let bytes = |g: GUID| -> [u8; 16] { unsafe { std::mem::transmute(g) } };
+    assert_eq!(
+        guids,
+        vec![bytes(KSPROPSETID_Connection), bytes(KSPROPSETID_KsframeAllocator), bytes(KSPROPSETID_Stream)]
+    );
+    // ALLOCATORFRAMING_EX from the pin equals AVStream's answer, the descriptor's copy.
+    let ex = sim.framing_items(&mut pin);
+    let descriptor = pin.descriptor_framing().unwrap();
+    assert_eq!(bytes_of(&ex[0]), bytes_of(&descriptor.FramingItem[0]));
     sim.close_pin(pin);
 }
 
@@ -239,7 +291,7 @@ fn framing_properties_report_the_pins_format() {
         assert_eq!(framing.FrameSize, format.image_size());
         assert_eq!(
             (framing.Frames, framing.FileAlignment, framing.PoolType),
-            (4, FILE_64_BYTE_ALIGNMENT, NonPagedPoolNx)
+            (4, FILE_64_BYTE_ALIGNMENT, NonPagedPool)
         );
         let items = sim.framing_items(&mut pin);
         assert_eq!(items.len(), 1);
@@ -249,19 +301,17 @@ fn framing_properties_report_the_pins_format() {
     }
 }
 
+fn bytes_of<T>(value: &T) -> Vec<u8> {
+    // SAFETY: plain C structs, read as bytes.
+    unsafe { std::slice::from_raw_parts((value as *const T).cast::<u8>(), std::mem::size_of::<T>()).to_vec() }
+}
+
 #[test]
 fn statistics_follow_the_allocator_and_reset() {
     let scope = PoolScope::new();
     let _g = scope.enter();
-    let mut sim = Sim::new(&DEVICE_DESCRIPTOR);
-    let (a, b) = (sim.create_filter(0), sim.create_filter(0));
-    let mut up = sim.create_pin(a, CAPTURE_PIN, Some(FORMATS[3].data_format())).unwrap();
-    let mut down = sim.create_pin(b, SINK_PIN, Some(FORMATS[3].data_format())).unwrap();
-    let mut pipe = sim.connect(&mut up, &mut down, AllocatorChoice::Upstream).unwrap();
-    assert_eq!(sim.run(&mut pipe, &mut up, &mut down, 100), 0, "stopped pins move nothing");
-    assert_eq!(sim.set_state(&mut up, KSSTATE_RUN), STATUS_SUCCESS);
-    assert_eq!(sim.set_state(&mut down, KSSTATE_RUN), STATUS_SUCCESS);
-    assert_eq!(sim.run(&mut pipe, &mut up, &mut down, 100), 100);
+    let mut g = graph::build(3, AllocatorOn::Sink);
+    assert_eq!(g.run(100), 100);
     let stats = |sim: &mut Sim, pin: &mut ksframe::sim::Pin| {
         let r = sim.property(
             pin,
@@ -271,24 +321,23 @@ fn statistics_follow_the_allocator_and_reset() {
         // SAFETY: 48 bytes of AllocatorStats.
         unsafe { std::ptr::read_unaligned(r.output.as_ptr().cast::<AllocatorStats>()) }
     };
-    let s = stats(&mut sim, &mut up);
+    let s = stats(&mut g.sim, &mut g.sink);
     assert_eq!(
         (s.allocations, s.frees, s.outstanding, s.frames, s.frame_size),
         (100, 100, 0, 4, FORMATS[3].image_size())
     );
-    // The sink did not allocate: no counters there.
-    let r = sim.property(
-        &mut down,
+    // No allocator was created on the capture pin: no counters there.
+    let r = g.sim.property(
+        &mut g.capture,
         &Request::get(KSPROPSETID_KsframeAllocator, KSPROPERTY_KSFRAME_ALLOCATOR_STATISTICS, 48),
     );
     assert_eq!(r.status, STATUS_INVALID_DEVICE_STATE);
-    let r = sim.property(
-        &mut up,
+    let r = g.sim.property(
+        &mut g.sink,
         &Request::set(KSPROPSETID_KsframeAllocator, KSPROPERTY_KSFRAME_ALLOCATOR_RESET, &[]),
     );
     assert_eq!(r.status, STATUS_SUCCESS);
-    assert_eq!(stats(&mut sim, &mut up).allocations, 0);
-    sim.close_pin(up);
-    sim.close_pin(down);
+    assert_eq!(stats(&mut g.sim, &mut g.sink).allocations, 0);
+    g.close();
     assert_eq!(scope.bytes_outstanding(), 0);
 }

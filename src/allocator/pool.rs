@@ -277,6 +277,11 @@ impl FramePool {
         PoolBox::try_new(pool, POOL_TAG).map_err(|(_, status)| status)
     }
 
+    /// Whether `frame` is the start of one of this pool's frames (free or not).
+    pub fn contains(&self, frame: *const u8) -> bool {
+        self.index_of(frame).is_some()
+    }
+
     /// The pool's geometry.
     pub fn geometry(&self) -> Geometry {
         self.geometry

@@ -179,6 +179,14 @@ pub fn with_allocator<R>(handle: HANDLE, f: impl FnOnce(&AllocatorObject) -> R) 
     }
 }
 
+/// Runs `f` on the allocator object at `address`, if one lives there.
+pub fn with_allocator_at<R>(address: usize, f: impl FnOnce(&AllocatorObject) -> R) -> Option<R> {
+    match &table().objects.get(&address)?.kind {
+        Kind::Allocator(a) => Some(f(a)),
+        _ => None,
+    }
+}
+
 /// Blocks KS allocated itself (requestor frames, KS's default allocator) not yet freed.
 pub fn own_blocks_outstanding() -> usize {
     table().own_blocks.len()
