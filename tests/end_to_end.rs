@@ -1,20 +1,17 @@
-//! The filter end to end in the KS simulator: pipes with ksframe's allocator chosen and
-//! not chosen, 10,000 frames with the pattern checked at the sink, stop and restart, a
-//! format change that resizes the framing, pin close with frames outstanding, and zero
-//! pool bytes at the end of every test.
+//! The filter end to end in the model: pipes whose allocator is created on either pin or
+//! on none, 10,000 frames with the pattern checked at the sink, stop and restart (the
+//! capture pin processes in RUN only), a format change that resizes the framing, pin
+//! close with frames outstanding, Process without data, and zero pool bytes at the end
+//! of every test.
 
-use ksframe::allocator::ALLOCATOR_DISPATCH;
-use ksframe::avstream::{CAPTURE_PIN, DEVICE_DESCRIPTOR, FORMATS, SINK_PIN};
+mod graph;
+
+use graph::AllocatorOn;
+use ksframe::avstream::{CAPTURE_PIN, DEVICE_DESCRIPTOR, FORMATS, PIN_DESCRIPTORS, SINK_PIN};
 use ksframe::kernel::host::PoolScope;
 use ksframe::ks::*;
-use ksframe::sim::{AllocatorChoice, Pin, Request, Sim};
-
-fn pipe_pins(sim: &mut Sim, format: usize) -> (Pin, Pin) {
-    // Two filter instances: A's capture pin feeds B's sink pin.
-    let (a, b) = (sim.create_filter(0), sim.create_filter(0));
-    let f = FORMATS[format].data_format();
-    (sim.create_pin(a, CAPTURE_PIN, Some(f)).unwrap(), sim.create_pin(b, SINK_PIN, Some(f)).unwrap())
-}
+use ksframe::model::requestor;
+use ksframe::sim::{Pin, Request, Sim, objects};
 
 fn run_state(sim: &mut Sim, pins: [&mut Pin; 2], state: KSSTATE) {
     for pin in pins {
@@ -23,21 +20,19 @@ fn run_state(sim: &mut Sim, pins: [&mut Pin; 2], state: KSSTATE) {
 }
 
 #[test]
-fn ten_thousand_frames_with_each_allocator_choice() {
-    for choice in [AllocatorChoice::Upstream, AllocatorChoice::Downstream, AllocatorChoice::Foreign] {
+fn ten_thousand_frames_wherever_the_allocator_is() {
+    for on in [AllocatorOn::Sink, AllocatorOn::Capture, AllocatorOn::Nobody] {
         let scope = PoolScope::new();
         let _g = scope.enter();
-        let mut sim = Sim::new(&DEVICE_DESCRIPTOR);
-        let (mut up, mut down) = pipe_pins(&mut sim, 3);
-        let mut pipe = sim.connect(&mut up, &mut down, choice).unwrap();
-        run_state(&mut sim, [&mut up, &mut down], KSSTATE_RUN);
-        assert_eq!(sim.run(&mut pipe, &mut up, &mut down, 10_000), 10_000, "{choice:?}");
-        assert_eq!(up.state().unwrap().frames_processed(), 10_000);
-        assert_eq!(down.state().unwrap().frames_processed(), 10_000);
-        assert_eq!(down.state().unwrap().pattern_errors(), 0, "{choice:?}: the sink saw damaged frames");
-        sim.close_pin(up);
-        sim.close_pin(down);
-        assert_eq!(scope.bytes_outstanding(), 0, "{choice:?} leaked");
+        let mut g = graph::build(3, on);
+        assert_eq!(g.run(10_000), 10_000, "{on:?}");
+        assert!(g.connection.faults.is_empty(), "{on:?}: {:?}", g.connection.faults);
+        assert_eq!(g.capture.state().unwrap().frames_processed(), 10_000);
+        assert_eq!(g.sink.state().unwrap().frames_processed(), 10_000);
+        assert_eq!(g.sink.state().unwrap().pattern_errors(), 0, "{on:?}: the sink saw damaged frames");
+        g.close();
+        assert_eq!(scope.bytes_outstanding(), 0, "{on:?} leaked");
+        assert_eq!(objects::own_blocks_outstanding(), 0);
     }
 }
 
@@ -46,38 +41,48 @@ fn the_sink_notices_a_damaged_or_missing_frame() {
     // The check is real: a frame the capture pin did not write is counted as an error.
     let scope = PoolScope::new();
     let _g = scope.enter();
-    let mut sim = Sim::new(&DEVICE_DESCRIPTOR);
-    let (mut up, mut down) = pipe_pins(&mut sim, 0);
-    let mut pipe = sim.connect(&mut up, &mut down, AllocatorChoice::Upstream).unwrap();
-    run_state(&mut sim, [&mut up, &mut down], KSSTATE_RUN);
-    assert_eq!(sim.run(&mut pipe, &mut up, &mut down, 10), 10);
+    let mut g = graph::build(0, AllocatorOn::Sink);
+    assert_eq!(g.run(10), 10);
     // Skip one frame on the capture side only: the sink's sequence breaks.
-    let _ = up.state().unwrap().next_frame();
-    assert_eq!(sim.run(&mut pipe, &mut up, &mut down, 5), 5);
-    assert_eq!(down.state().unwrap().pattern_errors(), 5);
-    sim.close_pin(up);
-    sim.close_pin(down);
+    let _ = g.capture.state().unwrap().next_frame();
+    assert_eq!(g.run(5), 5);
+    assert_eq!(g.sink.state().unwrap().pattern_errors(), 5);
+    g.close();
     assert_eq!(scope.bytes_outstanding(), 0);
 }
 
 #[test]
-fn stop_and_restart() {
+fn stop_pause_and_restart() {
     let scope = PoolScope::new();
     let _g = scope.enter();
-    let mut sim = Sim::new(&DEVICE_DESCRIPTOR);
-    let (mut up, mut down) = pipe_pins(&mut sim, 0);
-    let mut pipe = sim.connect(&mut up, &mut down, AllocatorChoice::Downstream).unwrap();
+    let mut g = graph::build(0, AllocatorOn::Sink);
     for round in 1..=3 {
-        run_state(&mut sim, [&mut up, &mut down], KSSTATE_RUN);
-        assert_eq!(sim.run(&mut pipe, &mut up, &mut down, 100), 100);
-        run_state(&mut sim, [&mut up, &mut down], KSSTATE_STOP);
-        assert_eq!(sim.run(&mut pipe, &mut up, &mut down, 100), 0, "stopped pins move nothing");
-        assert_eq!(down.state().unwrap().frames_processed(), 100 * round);
+        run_state(&mut g.sim, [&mut g.capture, &mut g.sink], KSSTATE_RUN);
+        assert_eq!(g.run(100), 100);
+        // KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY: a paused camera produces nothing.
+        run_state(&mut g.sim, [&mut g.capture, &mut g.sink], KSSTATE_PAUSE);
+        assert_eq!(g.run(100), 0, "a paused capture pin is not processed");
+        run_state(&mut g.sim, [&mut g.capture, &mut g.sink], KSSTATE_STOP);
+        assert_eq!(g.run(100), 0, "stopped pins move nothing");
+        assert_eq!(g.sink.state().unwrap().frames_processed(), 100 * round);
     }
-    assert_eq!(down.state().unwrap().pattern_errors(), 0);
-    sim.close_pin(up);
-    sim.close_pin(down);
+    assert_eq!(g.sink.state().unwrap().pattern_errors(), 0);
+    g.close();
     assert_eq!(scope.bytes_outstanding(), 0);
+}
+
+#[test]
+fn the_capture_pin_processes_in_run_only_and_both_pend_without_data() {
+    assert_ne!(PIN_DESCRIPTORS[CAPTURE_PIN as usize].Flags & KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY, 0);
+    let mut sim = Sim::new(&DEVICE_DESCRIPTOR);
+    let f = sim.create_filter(0);
+    for id in [CAPTURE_PIN, SINK_PIN] {
+        let mut pin = sim.create_pin(f, id, Some(FORMATS[0].data_format())).unwrap();
+        assert_eq!(sim.set_state(&mut pin, KSSTATE_RUN), STATUS_SUCCESS);
+        // "Restarting Processing in AVStream": no data, STATUS_PENDING.
+        assert_eq!(sim.process_empty(&mut pin), STATUS_PENDING, "pin {id}");
+        sim.close_pin(pin);
+    }
 }
 
 #[test]
@@ -85,7 +90,10 @@ fn a_format_change_resizes_the_framing() {
     let scope = PoolScope::new();
     let _g = scope.enter();
     let mut sim = Sim::new(&DEVICE_DESCRIPTOR);
-    let (mut up, mut down) = pipe_pins(&mut sim, 0);
+    let (a, b) = (sim.create_filter(0), sim.create_filter(0));
+    let f = FORMATS[0].data_format();
+    let mut up = sim.create_pin(a, CAPTURE_PIN, Some(f)).unwrap();
+    let mut down = sim.create_pin(b, SINK_PIN, Some(f)).unwrap();
     let framing_size = |sim: &mut Sim, pin: &mut Pin| {
         let r = sim
             .property(pin, &Request::get(KSPROPSETID_Connection, KSPROPERTY_CONNECTION_ALLOCATORFRAMING, 24));
@@ -106,22 +114,22 @@ fn a_format_change_resizes_the_framing() {
         ksframe::avstream::DEFAULT_FRAMING.FramingItem[0].FramingRange.Range.MinFrameSize,
         FORMATS[0].image_size()
     );
-    assert!(!std::ptr::eq(up.ks().Descriptor, &ksframe::avstream::PIN_DESCRIPTORS[0]));
-    let mut pipe = sim.connect(&mut up, &mut down, AllocatorChoice::Upstream).unwrap();
-    assert_eq!(pipe.resolved.framing.FrameSize, 1920 * 1080 * 2);
+    assert!(!std::ptr::eq(up.ks().Descriptor, &PIN_DESCRIPTORS[0]));
+    let mut connection = sim.connect(&mut up, &mut down);
+    let framing = sim.graph_framing(&mut up, &mut down);
+    assert_eq!(framing.FrameSize, 1920 * 1080 * 2);
+    let handle = sim.create_allocator(&mut down, &framing, KernelMode).unwrap();
+    assert_eq!(sim.assign_allocator(&mut up, handle), STATUS_SUCCESS);
+    objects::close(handle);
     run_state(&mut sim, [&mut up, &mut down], KSSTATE_RUN);
-    assert_eq!(sim.run(&mut pipe, &mut up, &mut down, 20), 20);
+    assert_eq!(sim.run(&mut connection, &mut up, &mut down, 20), 20);
     // Not while running, and not to a format the pin does not offer.
     assert_eq!(sim.change_format(&mut up, FORMATS[0].data_format()), STATUS_INVALID_DEVICE_STATE);
     run_state(&mut sim, [&mut up, &mut down], KSSTATE_STOP);
     let mut odd = FORMATS[0].data_format();
     odd.VideoInfoHeader.bmiHeader.biWidth = 641;
     assert_eq!(sim.change_format(&mut up, odd), STATUS_NO_MATCH);
-    assert_eq!(
-        framing_size(&mut sim, &mut up),
-        FORMATS[2].image_size(),
-        "a refused change keeps the framing"
-    );
+    assert_eq!(framing_size(&mut sim, &mut up), FORMATS[2].image_size(), "a refused change keeps the framing");
     assert_eq!(down.state().unwrap().pattern_errors(), 0);
     sim.close_pin(up);
     sim.close_pin(down);
@@ -132,24 +140,23 @@ fn a_format_change_resizes_the_framing() {
 fn pin_close_with_frames_outstanding_defers_the_release() {
     let scope = PoolScope::new();
     let _g = scope.enter();
-    let mut sim = Sim::new(&DEVICE_DESCRIPTOR);
-    let (mut up, mut down) = pipe_pins(&mut sim, 3);
-    let mut pipe = sim.connect(&mut up, &mut down, AllocatorChoice::Upstream).unwrap();
-    let context = up.state().unwrap().pool().cast::<core::ffi::c_void>();
-    let held: Vec<PVOID> = (0..3).map(|_| sim.allocate_frame(&mut pipe, &up, &down).unwrap()).collect();
-    sim.close_pin(up);
-    sim.close_pin(down);
+    let g = graph::build(3, AllocatorOn::Sink);
+    let address = g.allocator.unwrap();
+    let context = objects::with_allocator_at(address, |a| a.context()).unwrap();
+    // The requestor holds three frames of the assigned allocator when the pins close.
+    let held: Vec<PVOID> = (0..3).map(|_| requestor::take(g.capture.object()).unwrap().data).collect();
+    g.close();
     assert!(scope.bytes_outstanding() > 0, "frames still out: the pool must stay");
     for (i, frame) in held.into_iter().enumerate() {
         // SAFETY: the frame's memory is still the pool's (deferred release).
         unsafe { std::ptr::write_bytes(frame.cast::<u8>(), i as u8, 64) };
         // SAFETY: returning a frame to its (deleted, still live) pool.
-        unsafe { ALLOCATOR_DISPATCH.Free.unwrap()(context, frame) };
+        unsafe { ksframe::allocator::free(context, frame) };
     }
     assert_eq!(scope.bytes_outstanding(), 0, "the last Free releases the pool");
 }
-
 #[test]
+
 fn intersection_picks_the_matching_range() {
     let mut sim = Sim::new(&DEVICE_DESCRIPTOR);
     let filter = sim.create_filter(0);

@@ -116,6 +116,12 @@ pub struct Pin {
     filter: usize,
 }
 
+impl core::fmt::Debug for Pin {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Pin").field("id", &self.object.ks.Id).field("state", &self.object.ks.DeviceState).finish()
+    }
+}
+
 impl Pin {
     /// The KSPIN as the driver sees it.
     pub fn ks(&self) -> &KSPIN {
