@@ -1,37 +1,48 @@
 //! The main job on any OS: ksframe's real descriptors in the KS simulator.
 //!
-//! `cargo run --example session -- [--frames N] [--format INDEX] [--allocator up|down|foreign]`
+//! `cargo run --example session -- [--frames N] [--format INDEX] [--allocator sink|capture|none]`
 //!
 //! Shows the filter's pins and formats, the framing each pin advertises, a capture →
-//! sink pipe between two filter instances with the allocator decision and the resolved
-//! framing, N frames streamed (pattern checked at the sink) with a progress display, and
-//! the allocator's counters at the end with a check that nothing leaked.
+//! sink connection between two filter instances, the allocator the graph creates on a
+//! pin (KsCreateAllocator with the framing a KsProxy-style graph asks for) and assigns to
+//! the IRP source through AVStream's KSPROPERTY_STREAM_ALLOCATOR, N frames streamed
+//! (pattern checked at the sink) with a progress display, where every frame came from,
+//! and the allocator's counters at the end with a check that nothing leaked.
 
 use ksframe::allocator::AllocatorStats;
 use ksframe::avstream::{CAPTURE_PIN, DEVICE_DESCRIPTOR, FORMATS, Format, SINK_PIN};
 use ksframe::kernel::host::PoolScope;
 use ksframe::ks::*;
 use ksframe::property::{KSPROPERTY_KSFRAME_ALLOCATOR_STATISTICS, KSPROPSETID_KsframeAllocator};
-use ksframe::sim::{AllocatorChoice, Pin, Request, Sim};
+use ksframe::model::requestor::FrameSource;
+use ksframe::sim::{Pin, Request, Sim, objects};
 use std::io::Write;
 use std::process::ExitCode;
+
+/// The pin the graph creates the allocator on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum On {
+    Sink,
+    Capture,
+    None,
+}
 
 struct Options {
     frames: usize,
     format: usize,
-    allocator: AllocatorChoice,
+    allocator: On,
 }
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: session [--frames N] [--format 0..{}] [--allocator up|down|foreign]",
+        "usage: session [--frames N] [--format 0..{}] [--allocator sink|capture|none]",
         FORMATS.len() - 1
     );
     ExitCode::from(2)
 }
 
 fn parse() -> Result<Options, ExitCode> {
-    let mut o = Options { frames: 300, format: 0, allocator: AllocatorChoice::Upstream };
+    let mut o = Options { frames: 300, format: 0, allocator: On::Sink };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let value = args.next().ok_or_else(usage)?;
@@ -40,9 +51,9 @@ fn parse() -> Result<Options, ExitCode> {
             "--format" => o.format = value.parse().ok().filter(|i| *i < FORMATS.len()).ok_or_else(usage)?,
             "--allocator" => {
                 o.allocator = match value.as_str() {
-                    "up" => AllocatorChoice::Upstream,
-                    "down" => AllocatorChoice::Downstream,
-                    "foreign" => AllocatorChoice::Foreign,
+                    "sink" => On::Sink,
+                    "capture" => On::Capture,
+                    "none" => On::None,
                     _ => return Err(usage()),
                 }
             }
@@ -151,26 +162,43 @@ fn main() -> ExitCode {
     show_framing("A.capture", &up_items);
     show_framing("B.sink   ", &down_items);
 
-    let mut pipe = match sim.connect(&mut capture, &mut sink, options.allocator) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("the pins' framings are incompatible: {e:?}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let who = match options.allocator {
-        AllocatorChoice::Upstream => "A.capture's ksframe allocator",
-        AllocatorChoice::Downstream => "B.sink's ksframe allocator",
-        AllocatorChoice::Foreign => "a foreign allocator (ksframe's callbacks unused)",
-    };
-    let f = pipe.resolved.framing;
+    let mut connection = sim.connect(&mut capture, &mut sink);
+    let f = sim.graph_framing(&mut capture, &mut sink);
     println!(
-        "allocator: {who}\nresolved framing: {} frames of {} bytes, alignment {}, {} memory",
+        "graph's allocator request (as KsProxy fills it): {} frames of {} bytes, alignment {}, options {:#x}",
         f.Frames,
         f.FrameSize,
         f.FileAlignment + 1,
-        memory_name(&pipe.resolved.memory_type)
+        f.OptionsFlags
     );
+    let owner = match options.allocator {
+        On::Sink => Some((&mut sink, "B.sink")),
+        On::Capture => Some((&mut capture, "A.capture")),
+        On::None => None,
+    };
+    let mut allocator = None;
+    match owner {
+        Some((pin, name)) => {
+            let handle = match sim.create_allocator(pin, &f, KernelMode) {
+                Ok(h) => h,
+                Err(s) => {
+                    eprintln!("KsCreateAllocator on {name} failed: {s:#010x}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            allocator = objects::object_of(handle);
+            let status = sim.assign_allocator(&mut capture, handle);
+            objects::close(handle);
+            println!(
+                "allocator: created on {name} (ksframe's InitializeAllocator), assigned to A.capture, the IRP \
+                 source, with STREAM_ALLOCATOR Set: {status:#010x}"
+            );
+            if status != STATUS_SUCCESS {
+                return ExitCode::FAILURE;
+            }
+        }
+        None => println!("allocator: none assigned (AVStream's requestor allocates frames itself)"),
+    }
 
     for pin in [&mut capture, &mut sink] {
         if sim.set_state(pin, KSSTATE_RUN) != STATUS_SUCCESS {
@@ -183,7 +211,7 @@ fn main() -> ExitCode {
     let chunk = (options.frames / 20).max(1);
     while moved < options.frames {
         let n = chunk.min(options.frames - moved);
-        let done = sim.run(&mut pipe, &mut capture, &mut sink, n);
+        let done = sim.run(&mut connection, &mut capture, &mut sink, n);
         moved += done;
         print!("\r  [{:<20}] {moved}/{}", "#".repeat(moved * 20 / options.frames.max(1)), options.frames);
         let _ = std::io::stdout().flush();
@@ -195,10 +223,22 @@ fn main() -> ExitCode {
     let errors = sink.state().map_or(0, |s| s.pattern_errors());
     println!("frames through: {moved}, pattern errors at the sink: {errors}");
 
+    let from_pool = allocator
+        .and_then(|a| objects::with_allocator_at(a, |o| o.context()))
+        // SAFETY: the allocator is open (A.capture references it), so its pool is live.
+        .and_then(|c| unsafe { c.cast::<ksframe::allocator::FramePool>().as_ref() })
+        .map_or(0, |pool| {
+            connection
+                .sent
+                .iter()
+                .filter(|(frame, source)| *source == FrameSource::Allocator && pool.contains(*frame as *const u8))
+                .count()
+        });
+    println!("frames from ksframe's pool: {from_pool} of {moved}");
     let counters = match options.allocator {
-        AllocatorChoice::Upstream => stats(&mut sim, &mut capture),
-        AllocatorChoice::Downstream => stats(&mut sim, &mut sink),
-        AllocatorChoice::Foreign => None,
+        On::Capture => stats(&mut sim, &mut capture),
+        On::Sink => stats(&mut sim, &mut sink),
+        On::None => None,
     };
     match counters {
         Some(s) => println!(
@@ -220,7 +260,13 @@ fn main() -> ExitCode {
         "closed both pins; pool: {} allocations, {} frees, {} bytes outstanding",
         leaked.allocations, leaked.frees, leaked.bytes_outstanding
     );
-    if leaked.bytes_outstanding != 0 || errors != 0 || moved != options.frames {
+    let pool_expected = if options.allocator == On::None { 0 } else { moved };
+    if leaked.bytes_outstanding != 0
+        || errors != 0
+        || moved != options.frames
+        || from_pool != pool_expected
+        || objects::own_blocks_outstanding() != 0
+    {
         println!("FAILED");
         return ExitCode::FAILURE;
     }

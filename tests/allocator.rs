@@ -8,6 +8,7 @@ use ksframe::allocator::{
 };
 use ksframe::kernel::host::{PoolScope, take_log};
 use ksframe::ks::{
+    KSALLOCATOR_OPTIONF_COMPATIBLE, KSALLOCATOR_OPTIONF_SYSTEM_MEMORY, KSALLOCATOR_OPTIONF_VALID,
     KSALLOCATOR_FRAMING, NonPagedPoolNx, PVOID, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER,
     STATUS_SUCCESS,
 };
@@ -61,8 +62,10 @@ fn stats(context: PVOID) -> AllocatorStats {
 fn every_validation_rule_is_invalid_parameter_and_allocates_nothing() {
     let scope = PoolScope::new();
     let _g = scope.enter();
+    let options = |bits| KSALLOCATOR_FRAMING { OptionsFlags: bits, ..framing(2, 64, 0) };
     let cases = [
-        ("zero frames", framing(0, 4096, 0)),
+        ("unknown OptionsFlags 0x4", options(0x4)),
+        ("unknown OptionsFlags 0x80000000", options(0x8000_0000)),
         ("too many frames", framing(MAX_FRAMES + 1, 16, 0)),
         ("zero frame size", framing(2, 0, 0)),
         ("alignment mask 2 is not 2^k-1", framing(2, 64, 2)),
@@ -82,6 +85,21 @@ fn every_validation_rule_is_invalid_parameter_and_allocates_nothing() {
         assert!(context.is_null(), "{what}: context must be NULL on failure");
     }
     assert_eq!(scope.stats().attempts, 0, "validation must precede every allocation");
+}
+
+#[test]
+fn zero_frames_means_no_requirement_and_known_options_are_accepted() {
+    let scope = PoolScope::new();
+    let _g = scope.enter();
+    for bits in [0, KSALLOCATOR_OPTIONF_COMPATIBLE, KSALLOCATOR_OPTIONF_SYSTEM_MEMORY, KSALLOCATOR_OPTIONF_VALID] {
+        let f = KSALLOCATOR_FRAMING { OptionsFlags: bits, ..framing(0, 4096, 0) };
+        let (status, context) = init(&f);
+        assert_eq!(status, STATUS_SUCCESS, "options {bits:#x}");
+        assert_eq!(stats(context).frames, ksframe::allocator::DEFAULT_FRAMES);
+        // SAFETY: the context just made, deleted once.
+        unsafe { ALLOCATOR_DISPATCH.DeleteAllocator.unwrap()(context) };
+    }
+    assert_eq!(scope.bytes_outstanding(), 0);
 }
 
 #[test]

@@ -155,8 +155,8 @@ fn pin_close_with_frames_outstanding_defers_the_release() {
     }
     assert_eq!(scope.bytes_outstanding(), 0, "the last Free releases the pool");
 }
-#[test]
 
+#[test]
 fn intersection_picks_the_matching_range() {
     let mut sim = Sim::new(&DEVICE_DESCRIPTOR);
     let filter = sim.create_filter(0);

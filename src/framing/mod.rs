@@ -119,15 +119,7 @@ impl Framing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ks::{KSMEMORY_TYPE_USER, STATUS_INVALID_PARAMETER};
-
-    fn item(frames: u32, min: u32, max: u32, mask: u32, memory: GUID) -> KS_FRAMING_ITEM {
-        let mut it = Framing::for_image(min, frames).to_framing_item();
-        it.FramingRange.Range.MaxFrameSize = max;
-        it.FileAlignment = mask;
-        it.MemoryType = memory;
-        it
-    }
+    use crate::ks::STATUS_INVALID_PARAMETER;
 
     #[test]
     fn image_framing_converts_to_both_forms() {
