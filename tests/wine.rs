@@ -132,6 +132,7 @@ fn verify(run: &Run) -> Vec<String> {
     expect("device_add", is("device_add", &[("status", s(0))]));
     expect("device_start", is("device_start", &[("status", s(0))]));
     expect("filters", is("filters", &[("count", n(1))]));
+    expect("filter ReferenceGuid is KSNAME_Filter", is("filter", &[("reference_is_ksname_filter", n(1))]));
     expect(
         "capture pin descriptor",
         is(
@@ -142,8 +143,14 @@ fn verify(run: &Run) -> Vec<String> {
                 ("ranges", n(6)),
                 ("own_allocator", n(1)),
                 ("framing", n(format.image_size().into())),
+                ("flags", "0x10000".into()),
+                ("lists_stream_allocator", n(0)),
             ],
         ),
+    );
+    expect(
+        "no pin table lists STREAM_ALLOCATOR",
+        !run.lines.iter().any(|l| l.starts_with("KSSTANDIN pin_descriptor") && l.contains("lists_stream_allocator=1")),
     );
     expect(
         "intersect",
@@ -180,6 +187,14 @@ fn verify(run: &Run) -> Vec<String> {
         ),
     );
     expect(
+        "ALLOCATORFRAMING with no output: STATUS_BUFFER_TOO_SMALL (shipped ks.sys)",
+        is("prop framing_empty", &[("status", s(0xC000_0023)), ("info", n(0))]),
+    );
+    expect(
+        "a short KSPROPERTY: STATUS_INVALID_BUFFER_SIZE (shipped ks.sys)",
+        is("prop short_input", &[("status", s(0xC000_0206)), ("info", n(0))]),
+    );
+    expect(
         "ALLOCATORFRAMING_EX size query",
         is("prop framing_ex_query", &[("status", s(0x8000_0005)), ("info", n(112))]),
     );
@@ -199,16 +214,33 @@ fn verify(run: &Run) -> Vec<String> {
         is("prop stream_allocator", &[("status", s(0)), ("info", n(8)), ("handle", "0x0".into())]),
     );
     expect(
-        "BASICSUPPORT",
-        is("prop basicsupport", &[("status", s(0)), ("info", n(4)), ("access", "0x201".into())]),
+        "BASICSUPPORT answered by KS: Get only",
+        is("prop basicsupport", &[("status", s(0)), ("info", n(4)), ("access", "0x1".into())]),
+    );
+    expect(
+        "BASICSUPPORT description",
+        is(
+            "prop basicsupport_description",
+            &[("status", s(0)), ("info", n(40)), ("access", "0x1".into()), ("size", n(40))],
+        ),
     );
     expect("unknown id", is("prop unknown_id", &[("status", s(0xC000_0225)), ("info", n(0))]));
     expect("unknown set", is("prop unknown_set", &[("status", s(0xC000_0230)), ("info", n(0))]));
     expect("statistics before an allocator", is("prop stats_before", &[("status", s(0xC000_0184))]));
-    expect("InitializeAllocator", is("alloc_init", &[("status", s(0)), ("context", n(1))]));
+    expect("InitializeAllocator through allocator creation", is("alloc_init", &[("status", s(0)), ("context", n(1))]));
+    expect("a bad create request refused by KS", is("alloc_init_bad", &[("status", s(0xC000_000D))]));
     expect(
-        "exhaustion after Frames distinct, aligned frames",
-        is("alloc_exhaust", &[("got", n(FRAMES.into())), ("distinct", n(FRAMES.into())), ("aligned", n(1))]),
+        "assigned through AVStream's STREAM_ALLOCATOR Set",
+        is("assign", &[("status", s(0)), ("assigned", n(1)), ("references", n(1))]),
+    );
+    expect("a kernel handle from user mode", is("assign_user_kernel_handle", &[("status", s(0xC000_0008))]));
+    expect("the pin's reference keeps the allocator open", is("handle_closed", &[("closed", n(0))]));
+    expect(
+        "the requestor exhausts Frames distinct, aligned frames of the allocator",
+        is(
+            "alloc_exhaust",
+            &[("got", n(FRAMES.into())), ("distinct", n(FRAMES.into())), ("aligned", n(1)), ("from_allocator", n(1))],
+        ),
     );
     expect(
         "statistics",
@@ -225,16 +257,30 @@ fn verify(run: &Run) -> Vec<String> {
         ),
     );
     expect("foreign free refused", is("alloc_foreign_free", &[("rejected", n(1))]));
+    expect(
+        "Process in RUN on three frames, DataUsed from the advance, pending without data",
+        is(
+            "process",
+            &[
+                ("state", s(0)),
+                ("streamed", n(3)),
+                ("data_used_ok", n(1)),
+                ("empty", s(0x103)),
+                ("stop", s(0)),
+            ],
+        ),
+    );
+    expect(
+        "pool balance",
+        is("alloc_balance", &[("allocations", n(u64::from(FRAMES) + 3)), ("frees", n(u64::from(FRAMES) + 3))]),
+    );
     expect("statistics reset", is("prop stats_reset", &[("status", s(0))]));
+    expect("detaching closed the allocator", is("detach", &[("status", s(0)), ("closed", n(1))]));
     expect(
         "delete with a frame out deferred",
         run.has("allocator delete deferred") && run.has("outstanding=1"),
     );
     expect("last frame released the pool", run.has("allocator last frame back"));
-    expect(
-        "pool balance",
-        is("alloc_balance", &[("allocations", n(FRAMES.into())), ("frees", n(FRAMES.into()))]),
-    );
     expect(
         "pin closed, its bag freed",
         is("pin_close", &[("status", s(0)), ("context", n(0)), ("bag_items", n(2))]),
@@ -279,7 +325,7 @@ fn a_broken_allocator_is_caught_under_wine() {
     let run = run_under_wine(&broken, &standin(), "broken");
     let problems = verify(&run);
     assert!(
-        problems.iter().any(|p| p.contains("exhaustion")),
+        problems.iter().any(|p| p.contains("exhausts Frames distinct")),
         "the broken allocator passed: {problems:#?}\n--- log ---\n{}",
         run.log
     );

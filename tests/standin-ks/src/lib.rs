@@ -2,10 +2,17 @@
 //! its descriptors, KSALLOCATOR_DISPATCH and property handlers with real kernel-style
 //! objects (KSDEVICE, KSPIN, IRP, IO_STACK_LOCATION laid out per ksframe's ABI module).
 //!
+//! It plays the same layers as the host simulator, from the same model of KS
+//! (`ksframe::model`, which the driver never imports): KsPropertyHandler over the pin's
+//! table merged over AVStream's own pin items; allocator creation on the pin
+//! (KsCreateDefaultAllocatorEx → InitializeAllocator with a client's framing), its
+//! assignment through AVStream's KSPROPERTY_STREAM_ALLOCATOR Set, the requestor taking
+//! frames through the allocator's function table, the capture pin's Process on those
+//! frames, DeleteAllocator when the allocator object closes. The object manager the
+//! model needs (one allocator handle, references, pool) is this file's.
+//!
 //! Every step prints one machine-readable line through DbgPrint:
-//! `KSSTANDIN <step> key=value ...`; tests/wine.rs parses them. Property requests go
-//! through `ksframe::ksrules::property_handler`, the same KsPropertyHandler rules the
-//! host simulator applies, so the rules are written once.
+//! `KSSTANDIN <step> key=value ...`; tests/wine.rs parses them.
 //!
 //! Wine calls no entry point of an import-only driver: nothing here relies on
 //! initialisation; the `DriverEntry` the kernel link needs is ksframe's `no-entry` stub.
@@ -15,8 +22,13 @@
 
 use core::ffi::c_void;
 use core::fmt::Write;
-use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
 use ksframe::ks::*;
+use ksframe::model::ObjectManager;
+use ksframe::model::allocator::{AllocatorObject, create_on_pin};
+use ksframe::model::avstream::{PinObject, set_state};
+use ksframe::model::requestor::{self, FrameSource};
 use ksframe::property::{
     KSPROPERTY_KSFRAME_ALLOCATOR_RESET, KSPROPERTY_KSFRAME_ALLOCATOR_STATISTICS, KSPROPSETID_KsframeAllocator,
 };
@@ -132,9 +144,12 @@ fn check(what: &str, ok: bool) {
 // The panic handler and the (never called) DriverEntry come from ksframe, linked with
 // its `no-entry` feature.
 
-/// The stream pointer offered to the pin being processed (none: this stand-in does not
-/// run Process).
+/// The stream pointer offered to the pin being processed.
 static LEADING_EDGE: AtomicPtr<KSSTREAM_POINTER> = AtomicPtr::new(core::ptr::null_mut());
+/// What the last advance did: output bytes, input bytes, eject.
+static ADVANCED_OUT: AtomicU32 = AtomicU32::new(0);
+static ADVANCED_IN: AtomicU32 = AtomicU32::new(0);
+static EJECTED: AtomicBool = AtomicBool::new(false);
 
 #[unsafe(no_mangle)]
 pub unsafe extern "system" fn KsPinGetLeadingEdgeStreamPointer(
@@ -144,13 +159,123 @@ pub unsafe extern "system" fn KsPinGetLeadingEdgeStreamPointer(
     LEADING_EDGE.swap(core::ptr::null_mut(), Ordering::AcqRel)
 }
 
+/// Records the advance; on a non-DMA queue AVStream adds the output advance to the
+/// header's DataUsed (avshws; KS-NOTES).
 #[unsafe(no_mangle)]
 pub unsafe extern "system" fn KsStreamPointerAdvanceOffsetsAndUnlock(
-    _pointer: *mut KSSTREAM_POINTER,
-    _in_used: u32,
-    _out_used: u32,
-    _eject: u8,
+    pointer: *mut KSSTREAM_POINTER,
+    in_used: u32,
+    out_used: u32,
+    eject: u8,
 ) {
+    ADVANCED_OUT.store(out_used, Ordering::Relaxed);
+    ADVANCED_IN.store(in_used, Ordering::Relaxed);
+    EJECTED.store(eject != 0, Ordering::Relaxed);
+    // SAFETY: the stream pointer this stand-in offered, with its header.
+    unsafe {
+        if let Some(header) = pointer.as_ref().and_then(|p| p.StreamHeader.as_mut()) {
+            header.DataUsed = header.DataUsed.wrapping_add(out_used);
+        }
+    }
+}
+
+// --- the object manager the model runs on ---------------------------------------------
+
+/// The one allocator handle this stand-in hands out (a kernel handle: top bit set).
+const ALLOCATOR_HANDLE: usize = 0x8000_0000_0000_0104;
+const OBJECT_TAG: u32 = u32::from_le_bytes(*b"KsSo");
+/// The allocator object (pool storage), its open handle and its references.
+static ALLOCATOR: AtomicPtr<AllocatorObject> = AtomicPtr::new(core::ptr::null_mut());
+static HANDLE_OPEN: AtomicBool = AtomicBool::new(false);
+static REFERENCES: AtomicU32 = AtomicU32::new(0);
+/// Whether the allocator object was closed (DeleteAllocator called).
+static CLOSED: AtomicBool = AtomicBool::new(false);
+
+struct StandinObjects;
+static OBJECTS: StandinObjects = StandinObjects;
+
+fn close_allocator_if_unused() {
+    if HANDLE_OPEN.load(Ordering::Acquire) || REFERENCES.load(Ordering::Acquire) != 0 {
+        return;
+    }
+    let object = ALLOCATOR.swap(core::ptr::null_mut(), Ordering::AcqRel);
+    // SAFETY: the object this stand-in stored; no handle or reference is left.
+    if let Some(a) = unsafe { object.as_mut() } {
+        // SAFETY: as above: IRP_MJ_CLOSE of the allocator file object.
+        unsafe { a.close() };
+        CLOSED.store(true, Ordering::Release);
+        // SAFETY: allocated with OBJECT_TAG in `open_allocator`.
+        unsafe { ExFreePoolWithTag(object.cast(), OBJECT_TAG) };
+    }
+}
+
+impl ObjectManager for StandinObjects {
+    fn reference_file_by_handle(
+        &self,
+        handle: HANDLE,
+        _access: u32,
+        mode: KPROCESSOR_MODE,
+    ) -> Result<NonNull<c_void>, NTSTATUS> {
+        let object = ALLOCATOR.load(Ordering::Acquire);
+        if handle as usize != ALLOCATOR_HANDLE || !HANDLE_OPEN.load(Ordering::Acquire) || object.is_null() {
+            return Err(STATUS_INVALID_HANDLE);
+        }
+        if mode == UserMode {
+            // A kernel handle from user mode (ObReferenceObjectByHandle docs).
+            return Err(STATUS_INVALID_HANDLE);
+        }
+        REFERENCES.fetch_add(1, Ordering::AcqRel);
+        NonNull::new(object.cast()).ok_or(STATUS_INVALID_HANDLE)
+    }
+
+    fn dereference(&self, object: NonNull<c_void>) {
+        if object.as_ptr() == ALLOCATOR.load(Ordering::Acquire).cast() {
+            REFERENCES.fetch_sub(1, Ordering::AcqRel);
+            close_allocator_if_unused();
+        } else {
+            check("dereference_known_object", false);
+        }
+    }
+
+    fn property_get(&self, object: NonNull<c_void>, set: &GUID, id: u32, out: &mut [u8]) -> Result<usize, NTSTATUS> {
+        // SAFETY: the object is the live allocator while referenced.
+        match unsafe { ALLOCATOR.load(Ordering::Acquire).as_ref() } {
+            Some(a) if object.as_ptr() == (a as *const AllocatorObject).cast_mut().cast() => a.property_get(set, id, out),
+            _ => Err(STATUS_INVALID_DEVICE_REQUEST),
+        }
+    }
+
+    fn allocate(&self, bytes: usize) -> PVOID {
+        // SAFETY: non-paged pool.
+        unsafe { ExAllocatePoolWithTag(NonPagedPoolNx, bytes, OBJECT_TAG) }
+    }
+
+    fn free(&self, block: PVOID, _bytes: usize) {
+        // SAFETY: allocated by `allocate`.
+        unsafe { ExFreePoolWithTag(block, OBJECT_TAG) }
+    }
+}
+
+/// Stores `object` as the allocator behind [`ALLOCATOR_HANDLE`].
+fn open_allocator(object: AllocatorObject) -> bool {
+    // SAFETY: non-paged pool for one object.
+    let storage = unsafe {
+        ExAllocatePoolWithTag(NonPagedPoolNx, core::mem::size_of::<AllocatorObject>(), OBJECT_TAG)
+    }
+    .cast::<AllocatorObject>();
+    if storage.is_null() {
+        return false;
+    }
+    // SAFETY: fresh, suitably aligned pool memory (16-aligned blocks).
+    unsafe { storage.write(object) };
+    ALLOCATOR.store(storage, Ordering::Release);
+    HANDLE_OPEN.store(true, Ordering::Release);
+    true
+}
+
+fn close_allocator_handle() {
+    HANDLE_OPEN.store(false, Ordering::Release);
+    close_allocator_if_unused();
 }
 
 /// The pin a property IRP addresses: like the host backend, this stand-in keeps it in
@@ -161,13 +286,16 @@ pub unsafe extern "system" fn KsGetPinFromIrp(irp: *mut IRP) -> *mut KSPIN {
     unsafe { (*(*irp).Tail.Overlay.CurrentStackLocation).FileObject.cast() }
 }
 
-/// A property request with real IRP and stack location, through the pin's automation
-/// table. Returns (status, information); the output lands in `out`.
-unsafe fn property(
-    pin: *mut KSPIN,
+/// A property request with real IRP and stack location, through the model's
+/// KsPropertyHandler over the pin's table merged over AVStream's. Returns (status,
+/// information); the output lands in `out`.
+unsafe fn property_ex(
+    pin: &PinObject,
     set: GUID,
     id: u32,
     flags: u32,
+    input_len: u32,
+    mode: KPROCESSOR_MODE,
     out: &mut [u8],
     out_len: u32,
 ) -> (NTSTATUS, usize) {
@@ -179,22 +307,23 @@ unsafe fn property(
     stack.MajorFunction = IRP_MJ_DEVICE_CONTROL;
     stack.Parameters.DeviceIoControl = IO_STACK_LOCATION_DEVICE_IO_CONTROL {
         OutputBufferLength: out_len,
-        InputBufferLength: ULONG_ALIGNED(24),
+        InputBufferLength: ULONG_ALIGNED(input_len),
         IoControlCode: ULONG_ALIGNED(IOCTL_KS_PROPERTY),
         Type3InputBuffer: (&mut request as *mut KSIDENTIFIER).cast(),
     };
-    stack.FileObject = pin.cast();
-    irp.RequestorMode = UserMode;
+    stack.FileObject = (pin as *const PinObject).cast_mut().cast();
+    irp.RequestorMode = mode;
     irp.AssociatedIrp.SystemBuffer = out.as_mut_ptr().cast();
     irp.Tail.Overlay.CurrentStackLocation = &mut stack;
-    // SAFETY: the pin's automation table is the driver's static.
-    let sets: &[KSPROPERTY_SET] = unsafe {
-        let table = &*(*(*pin).Descriptor).AutomationTable;
-        core::slice::from_raw_parts(table.PropertySets, table.PropertySetsCount as usize)
-    };
-    // SAFETY: a complete property IRP and the driver's static tables.
-    let status = unsafe { ksframe::ksrules::property_handler(&mut irp, &[sets]) };
+    // SAFETY: a complete property IRP addressed to this pin.
+    let status = unsafe { pin.property(&mut irp) };
     (status, irp.IoStatus.Information)
+}
+
+/// A user-mode request with a whole KSPROPERTY.
+unsafe fn property(pin: &PinObject, set: GUID, id: u32, flags: u32, out: &mut [u8], out_len: u32) -> (NTSTATUS, usize) {
+    // SAFETY: the caller's contract.
+    unsafe { property_ex(pin, set, id, flags, 24, UserMode, out, out_len) }
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
@@ -255,21 +384,40 @@ unsafe fn play(device_descriptor: &'static KSDEVICE_DESCRIPTOR) {
         check("filter", false);
         return;
     };
+    // SAFETY: a static GUID or null.
+    let reference = unsafe { filter.ReferenceGuid.as_ref() };
+    say!("filter reference_is_ksname_filter={}", (reference == Some(&KSNAME_Filter)) as u32);
     // SAFETY: PinDescriptorsCount static pin descriptors.
     let pins =
         unsafe { core::slice::from_raw_parts(filter.PinDescriptors, filter.PinDescriptorsCount as usize) };
     for (i, p) in pins.iter().enumerate() {
         // SAFETY: static dispatch table.
         let allocator = unsafe { p.Dispatch.as_ref() }.is_some_and(|d| !d.Allocator.is_null());
+        // Whether the pin's own table lists Stream ALLOCATOR (which would replace
+        // AVStream's item whole).
+        let tables = [
+            // SAFETY: the static automation table of the descriptor.
+            unsafe {
+                p.AutomationTable.as_ref().map_or(&[][..], |t| {
+                    core::slice::from_raw_parts(t.PropertySets, t.PropertySetsCount as usize)
+                })
+            },
+        ];
+        let lists_stream_allocator =
+            ksframe::model::property::lookup(&tables, &KSPROPSETID_Stream, KSPROPERTY_STREAM_ALLOCATOR)
+                .item
+                .is_some();
+        // SAFETY: the static KSALLOCATOR_FRAMING_EX the descriptor points to.
+        let framing = unsafe { p.AllocatorFraming.as_ref() };
         say!(
-            "pin_descriptor id={} dataflow={} ranges={} own_allocator={} framing={}",
+            "pin_descriptor id={} dataflow={} ranges={} own_allocator={} framing={} flags={:#x} lists_stream_allocator={}",
             i,
             p.PinDescriptor.DataFlow,
             p.PinDescriptor.DataRangesCount,
             allocator as u32,
-            // SAFETY: the static KSALLOCATOR_FRAMING_EX the descriptor points to.
-            unsafe { p.AllocatorFraming.as_ref() }
-                .map_or(0, |f| f.FramingItem[0].FramingRange.Range.MinFrameSize)
+            framing.map_or(0, |f| f.FramingItem[0].FramingRange.Range.MinFrameSize),
+            p.Flags,
+            lists_stream_allocator as u32
         );
     }
     let capture = &pins[0];
@@ -281,7 +429,7 @@ unsafe fn play(device_descriptor: &'static KSDEVICE_DESCRIPTOR) {
     let mut format: KS_DATAFORMAT_VIDEOINFOHEADER = unsafe { core::mem::zeroed() };
     // SAFETY: the driver's static descriptor and range, and a format-sized output.
     let result = unsafe {
-        ksframe::ksrules::intersect(
+        ksframe::model::intersect::intersect(
             capture,
             0,
             first_range.cast_mut(),
@@ -302,38 +450,34 @@ unsafe fn play(device_descriptor: &'static KSDEVICE_DESCRIPTOR) {
     check("intersect", status == STATUS_SUCCESS);
 
     // --- pin create -----------------------------------------------------------------------
-    // SAFETY: all-zero KSPIN is valid.
-    let mut pin: KSPIN = unsafe { core::mem::zeroed() };
-    pin.Descriptor = capture;
-    pin.Bag = (&BAG as *const _ as *mut c_void).cast();
-    pin.Id = 0;
-    pin.DataFlow = capture.PinDescriptor.DataFlow;
-    pin.Communication = capture.PinDescriptor.Communication;
-    pin.ConnectionFormat = (&mut format as *mut KS_DATAFORMAT_VIDEOINFOHEADER).cast();
-    pin.DeviceState = KSSTATE_STOP;
-    // SAFETY: the static pin dispatch.
-    let dispatch = unsafe { &*capture.Dispatch };
+    let mut pin = PinObject::new(
+        capture,
+        0,
+        (&BAG as *const _ as *mut c_void).cast(),
+        (&mut format as *mut KS_DATAFORMAT_VIDEOINFOHEADER).cast(),
+        &OBJECTS,
+    );
+    let dispatch = pin.dispatch().copied();
     // SAFETY: a pin laid out per the ABI, no IRP needed by ksframe's Create.
-    let created = dispatch.Create.map_or(STATUS_SUCCESS, |c| unsafe { c(&mut pin, core::ptr::null_mut()) });
+    let created = dispatch
+        .and_then(|d| d.Create)
+        .map_or(STATUS_SUCCESS, |c| unsafe { c(&mut pin.ks, core::ptr::null_mut()) });
     // SAFETY: the pin's descriptor (its own KsEdit copy after Create) and its framing.
-    let edited = unsafe { pin.Descriptor.as_ref().and_then(|d| d.AllocatorFraming.as_ref()) }
+    let edited = unsafe { pin.descriptor().AllocatorFraming.as_ref() }
         .map_or(0, |f| f.FramingItem[0].FramingRange.Range.MinFrameSize);
     say!(
         "pin_create status={:#010x} context={} own_descriptor={} descriptor_framing={}",
         created as u32,
-        (!pin.Context.is_null()) as u32,
-        (pin.Descriptor != capture as *const KSPIN_DESCRIPTOR_EX) as u32,
+        (!pin.ks.Context.is_null()) as u32,
+        (pin.ks.Descriptor != capture as *const KSPIN_DESCRIPTOR_EX) as u32,
         edited
     );
-    check("pin_create", NT_SUCCESS(created) && !pin.Context.is_null());
-    let pin_ptr: *mut KSPIN = &mut pin;
+    check("pin_create", NT_SUCCESS(created) && !pin.ks.Context.is_null());
 
-    // --- properties -----------------------------------------------------------------------
+    // --- properties, KsPropertyHandler over the merged tables -------------------------------
     let mut out = [0u8; 256];
     // SAFETY (all property calls): a live pin whose automation table is the driver's.
-    let (s, info) = unsafe {
-        property(pin_ptr, KSPROPSETID_Connection, KSPROPERTY_CONNECTION_ALLOCATORFRAMING, 1, &mut out, 24)
-    };
+    let (s, info) = unsafe { property(&pin, KSPROPSETID_Connection, KSPROPERTY_CONNECTION_ALLOCATORFRAMING, 1, &mut out, 24) };
     let frames = u32_at(&out, 8);
     let frame_size = u32_at(&out, 12);
     let alignment = u32_at(&out, 16);
@@ -347,19 +491,19 @@ unsafe fn play(device_descriptor: &'static KSDEVICE_DESCRIPTOR) {
         u32_at(&out, 4)
     );
     check("framing", s == STATUS_SUCCESS && info == 24);
+    let (s, info) = unsafe { property(&pin, KSPROPSETID_Connection, KSPROPERTY_CONNECTION_ALLOCATORFRAMING, 1, &mut out, 0) };
+    say!("prop framing_empty status={:#010x} info={}", s as u32, info);
     let (s, info) = unsafe {
-        property(pin_ptr, KSPROPSETID_Connection, KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX, 1, &mut out, 0)
+        property_ex(&pin, KSPROPSETID_Connection, KSPROPERTY_CONNECTION_ALLOCATORFRAMING, 1, 12, UserMode, &mut out, 24)
     };
+    say!("prop short_input status={:#010x} info={}", s as u32, info);
+    let (s, info) = unsafe { property(&pin, KSPROPSETID_Connection, KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX, 1, &mut out, 0) };
     say!("prop framing_ex_query status={:#010x} info={}", s as u32, info);
     check("framing_ex_query", s == STATUS_BUFFER_OVERFLOW && info == 112);
-    let (s, info) = unsafe {
-        property(pin_ptr, KSPROPSETID_Connection, KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX, 1, &mut out, 111)
-    };
+    let (s, info) = unsafe { property(&pin, KSPROPSETID_Connection, KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX, 1, &mut out, 111) };
     say!("prop framing_ex_short status={:#010x} info={}", s as u32, info);
     check("framing_ex_short", s == STATUS_BUFFER_TOO_SMALL);
-    let (s, info) = unsafe {
-        property(pin_ptr, KSPROPSETID_Connection, KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX, 1, &mut out, 112)
-    };
+    let (s, info) = unsafe { property(&pin, KSPROPSETID_Connection, KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX, 1, &mut out, 112) };
     say!(
         "prop framing_ex status={:#010x} info={} count={} item_frames={}",
         s as u32,
@@ -368,87 +512,95 @@ unsafe fn play(device_descriptor: &'static KSDEVICE_DESCRIPTOR) {
         u32_at(&out, 24 + 44)
     );
     check("framing_ex", s == STATUS_SUCCESS && info == 112 && u32_at(&out, 0) == 1);
-    let (s, info) =
-        unsafe { property(pin_ptr, KSPROPSETID_Stream, KSPROPERTY_STREAM_ALLOCATOR, 1, &mut out, 8) };
+    out[..8].fill(0xAA);
+    let (s, info) = unsafe { property(&pin, KSPROPSETID_Stream, KSPROPERTY_STREAM_ALLOCATOR, 1, &mut out, 8) };
     say!("prop stream_allocator status={:#010x} info={} handle={:#x}", s as u32, info, u64_at(&out, 0));
     check("stream_allocator", s == STATUS_SUCCESS && info == 8 && u64_at(&out, 0) == 0);
     let (s, info) = unsafe {
-        property(
-            pin_ptr,
-            KSPROPSETID_Connection,
-            KSPROPERTY_CONNECTION_ALLOCATORFRAMING,
-            KSPROPERTY_TYPE_BASICSUPPORT,
-            &mut out,
-            4,
-        )
+        property(&pin, KSPROPSETID_Connection, KSPROPERTY_CONNECTION_ALLOCATORFRAMING, KSPROPERTY_TYPE_BASICSUPPORT, &mut out, 4)
     };
     say!("prop basicsupport status={:#010x} info={} access={:#x}", s as u32, info, u32_at(&out, 0));
-    let (s, info) = unsafe { property(pin_ptr, KSPROPSETID_Connection, 99, 1, &mut out, 8) };
-    say!("prop unknown_id status={:#010x} info={}", s as u32, info);
-    let (s, info) = unsafe { property(pin_ptr, GUID::from_u128(0x0123_4567), 0, 1, &mut out, 8) };
-    say!("prop unknown_set status={:#010x} info={}", s as u32, info);
     let (s, info) = unsafe {
-        property(
-            pin_ptr,
-            KSPROPSETID_KsframeAllocator,
-            KSPROPERTY_KSFRAME_ALLOCATOR_STATISTICS,
-            1,
-            &mut out,
-            48,
-        )
+        property(&pin, KSPROPSETID_Connection, KSPROPERTY_CONNECTION_ALLOCATORFRAMING, KSPROPERTY_TYPE_BASICSUPPORT, &mut out, 40)
     };
+    say!("prop basicsupport_description status={:#010x} info={} access={:#x} size={}", s as u32, info, u32_at(&out, 0), u32_at(&out, 4));
+    let (s, info) = unsafe { property(&pin, KSPROPSETID_Connection, 99, 1, &mut out, 8) };
+    say!("prop unknown_id status={:#010x} info={}", s as u32, info);
+    let (s, info) = unsafe { property(&pin, GUID::from_u128(0x0123_4567), 0, 1, &mut out, 8) };
+    say!("prop unknown_set status={:#010x} info={}", s as u32, info);
+    let stats_get = |pin: &PinObject, out: &mut [u8; 256]| unsafe {
+        property(pin, KSPROPSETID_KsframeAllocator, KSPROPERTY_KSFRAME_ALLOCATOR_STATISTICS, 1, out, 48)
+    };
+    let (s, info) = stats_get(&pin, &mut out);
     say!("prop stats_before status={:#010x} info={}", s as u32, info);
 
-    // --- the allocator ----------------------------------------------------------------------
-    // SAFETY: the static allocator dispatch.
-    let Some(allocator) = (unsafe { dispatch.Allocator.as_ref() }) else {
-        check("allocator", false);
-        return;
-    };
-    let mut framing = KSALLOCATOR_FRAMING {
-        OptionsFlags: 0,
-        PoolType: NonPagedPoolNx,
+    // --- allocator creation on the pin (KsCreateAllocator with a client's framing) --------
+    let request = KSALLOCATOR_FRAMING {
+        OptionsFlags: KSALLOCATOR_OPTIONF_SYSTEM_MEMORY,
+        PoolType: NonPagedPool,
         Frames: frames,
         FrameSize: frame_size,
         FileAlignment: alignment,
         Reserved: 0,
     };
-    let mut context: PVOID = core::ptr::null_mut();
-    // SAFETY: as KS calls InitializeAllocator.
-    let s = unsafe { allocator.InitializeAllocator.unwrap()(pin_ptr, &mut framing, &mut context) };
+    // SAFETY: a live pin at PASSIVE_LEVEL.
+    let created = unsafe { create_on_pin(&mut pin.ks, &request, &OBJECTS) };
+    let (s, context) = match created {
+        Ok(object) => {
+            let context = object.context();
+            check("allocator object stored", open_allocator(object));
+            (STATUS_SUCCESS, context)
+        }
+        Err(status) => (status, core::ptr::null_mut()),
+    };
     say!("alloc_init status={:#010x} context={}", s as u32, (!context.is_null()) as u32);
     check("alloc_init", s == STATUS_SUCCESS && !context.is_null());
-    let mut held = [core::ptr::null_mut::<c_void>(); 16];
+    // KS refuses a bad create request before the driver sees it.
+    let bad = KSALLOCATOR_FRAMING { FrameSize: 0, ..request };
+    // SAFETY: as above.
+    let refused = unsafe { create_on_pin(&mut pin.ks, &bad, &OBJECTS) }.err().unwrap_or(STATUS_SUCCESS);
+    say!("alloc_init_bad status={:#010x}", refused as u32);
+
+    // --- assignment through AVStream's STREAM_ALLOCATOR Set ---------------------------------
+    out[..8].copy_from_slice(&(ALLOCATOR_HANDLE as u64).to_le_bytes());
+    let (s, _) = unsafe { property_ex(&pin, KSPROPSETID_Stream, KSPROPERTY_STREAM_ALLOCATOR, 2, 24, KernelMode, &mut out, 8) };
+    say!("assign status={:#010x} assigned={} references={}", s as u32, pin.assigned_allocator().is_some() as u32, REFERENCES.load(Ordering::Relaxed));
+    check("assign", s == STATUS_SUCCESS && pin.assigned_allocator().is_some());
+    out[..8].copy_from_slice(&(ALLOCATOR_HANDLE as u64).to_le_bytes());
+    let (s, _) = unsafe { property_ex(&pin, KSPROPSETID_Stream, KSPROPERTY_STREAM_ALLOCATOR, 2, 24, UserMode, &mut out, 8) };
+    say!("assign_user_kernel_handle status={:#010x}", s as u32);
+    // The graph keeps no handle; the pin's reference keeps the allocator open.
+    close_allocator_handle();
+    say!("handle_closed closed={}", CLOSED.load(Ordering::Relaxed) as u32);
+
+    // --- the requestor takes frames through the allocator's function table -----------------
+    let mut held = [None::<requestor::Frame>; 16];
     let mut got = 0usize;
     let limit = (frames as usize + 2).min(held.len());
     while got < limit {
-        // SAFETY: a live allocator context.
-        let frame = unsafe { allocator.Allocate.unwrap()(context) };
-        if frame.is_null() {
-            break;
-        }
-        held[got] = frame;
+        let Some(frame) = requestor::take(&pin) else { break };
+        held[got] = Some(frame);
         got += 1;
     }
+    let data = |i: usize| held[i].map_or(core::ptr::null_mut(), |f| f.data);
     let mut distinct = 0;
     for i in 0..got {
-        if !held[..i].contains(&held[i]) {
+        if !(0..i).any(|j| data(j) == data(i)) {
             distinct += 1;
         }
     }
-    let aligned = held[..got].iter().all(|f| (*f as usize) & alignment as usize == 0);
-    say!("alloc_exhaust got={} distinct={} frames={} aligned={}", got, distinct, frames, aligned as u32);
-    check("alloc_exhaust", got == frames as usize && distinct == got && aligned);
-    let (s, info) = unsafe {
-        property(
-            pin_ptr,
-            KSPROPSETID_KsframeAllocator,
-            KSPROPERTY_KSFRAME_ALLOCATOR_STATISTICS,
-            1,
-            &mut out,
-            48,
-        )
-    };
+    let aligned = (0..got).all(|i| (data(i) as usize) & alignment as usize == 0);
+    let from_allocator = held[..got].iter().flatten().all(|f| f.source == FrameSource::Allocator);
+    say!(
+        "alloc_exhaust got={} distinct={} frames={} aligned={} from_allocator={}",
+        got,
+        distinct,
+        frames,
+        aligned as u32,
+        from_allocator as u32
+    );
+    check("alloc_exhaust", got == frames as usize && distinct == got && aligned && from_allocator);
+    let (s, info) = stats_get(&pin, &mut out);
     say!(
         "prop stats status={:#010x} info={} allocations={} frees={} failures={} rejected={} outstanding={} peak={}",
         s as u32,
@@ -460,60 +612,93 @@ unsafe fn play(device_descriptor: &'static KSDEVICE_DESCRIPTOR) {
         u32_at(&out, 32),
         u32_at(&out, 36)
     );
+    // A foreign pointer through the function table's FreeFrame: refused and counted.
     let mut foreign = 0u64;
-    // SAFETY: a stack address is not a frame: the driver must refuse it.
-    unsafe { allocator.Free.unwrap()(context, (&mut foreign as *mut u64).cast()) };
-    let (_, _) = unsafe {
-        property(
-            pin_ptr,
-            KSPROPSETID_KsframeAllocator,
-            KSPROPERTY_KSFRAME_ALLOCATOR_STATISTICS,
-            1,
-            &mut out,
-            48,
-        )
-    };
+    if let Some((file, table)) = pin.assigned_allocator() {
+        // SAFETY: a stack address is not a frame: the driver must refuse it.
+        unsafe { table.FreeFrame.unwrap()(file, (&mut foreign as *mut u64).cast()) };
+    }
+    let _ = stats_get(&pin, &mut out);
     say!("alloc_foreign_free rejected={}", u64_at(&out, 24));
     check("alloc_foreign_free", u64_at(&out, 24) == 1);
-    // Return all but one, delete with that one out, then return it.
-    for frame in held[1..got].iter() {
-        // SAFETY: frames of this allocator.
-        unsafe { allocator.Free.unwrap()(context, *frame) };
+    for frame in held[..got].iter_mut() {
+        if let Some(f) = frame.take() {
+            requestor::give_back(&pin, f);
+        }
     }
-    let (_, _) = unsafe {
-        property(
-            pin_ptr,
-            KSPROPSETID_KsframeAllocator,
-            KSPROPERTY_KSFRAME_ALLOCATOR_STATISTICS,
-            1,
-            &mut out,
-            48,
-        )
-    };
+
+    // --- Process on the requestor's frames (RUN: PROCESS_IN_RUN_STATE_ONLY) --------------
+    let state = set_state(&mut pin, KSSTATE_RUN);
+    let process = dispatch.and_then(|d| d.Process);
+    let mut streamed = 0u32;
+    let mut data_used_ok = true;
+    for _ in 0..3 {
+        let Some(frame) = requestor::take(&pin) else { break };
+        let mut header: KSSTREAM_HEADER = unsafe { core::mem::zeroed() };
+        header.Size = core::mem::size_of::<KSSTREAM_HEADER>() as u32;
+        header.FrameExtent = frame.extent;
+        header.Data = frame.data;
+        let none = KSSTREAM_POINTER_OFFSET { Data: core::ptr::null_mut(), Count: 0, Remaining: 0 };
+        let mut pointer = KSSTREAM_POINTER {
+            Context: core::ptr::null_mut(),
+            Pin: &mut pin.ks,
+            StreamHeader: &mut header,
+            Offset: core::ptr::null_mut(),
+            OffsetIn: none,
+            OffsetOut: KSSTREAM_POINTER_OFFSET { Data: frame.data.cast(), Count: frame.extent, Remaining: frame.extent },
+        };
+        pointer.Offset = &mut pointer.OffsetOut;
+        LEADING_EDGE.store(&mut pointer, Ordering::Release);
+        // SAFETY: a live pin with a locked leading edge offered.
+        let s = process.map_or(STATUS_SUCCESS, |p| unsafe { p(&mut pin.ks) });
+        if s == STATUS_SUCCESS && EJECTED.load(Ordering::Relaxed) && ADVANCED_OUT.load(Ordering::Relaxed) == frame.extent {
+            streamed += 1;
+        }
+        data_used_ok &= header.DataUsed == frame.extent;
+        requestor::give_back(&pin, frame);
+    }
+    // SAFETY: no leading edge: the pin must pend.
+    let empty = process.map_or(STATUS_SUCCESS, |p| unsafe { p(&mut pin.ks) });
+    let stopped = set_state(&mut pin, KSSTATE_STOP);
+    say!(
+        "process state={:#010x} streamed={} data_used_ok={} empty={:#010x} stop={:#010x}",
+        state as u32,
+        streamed,
+        data_used_ok as u32,
+        empty as u32,
+        stopped as u32
+    );
+    check("process", streamed == 3 && data_used_ok && empty == STATUS_PENDING);
+
+    let _ = stats_get(&pin, &mut out);
     let (allocations, frees) = (u64_at(&out, 0), u64_at(&out, 8));
-    let (s, _) = unsafe {
-        property(pin_ptr, KSPROPSETID_KsframeAllocator, KSPROPERTY_KSFRAME_ALLOCATOR_RESET, 2, &mut out, 0)
-    };
+    say!("alloc_balance allocations={} frees={}", allocations, frees);
+    check("alloc_balance", allocations == frees && allocations == frames as u64 + 3);
+    let (s, _) = unsafe { property(&pin, KSPROPSETID_KsframeAllocator, KSPROPERTY_KSFRAME_ALLOCATOR_RESET, 2, &mut out, 0) };
     say!("prop stats_reset status={:#010x}", s as u32);
-    // SAFETY: delete once, one frame still out.
-    unsafe { allocator.DeleteAllocator.unwrap()(context) };
-    say!("alloc_delete outstanding=1");
-    if got > 0 {
-        // SAFETY: the last frame of the deleted (still live) pool.
-        unsafe { allocator.Free.unwrap()(context, held[0]) };
+
+    // --- one frame out, the allocator detached: DeleteAllocator defers the release --------
+    let last = requestor::take(&pin);
+    out[..8].fill(0);
+    let (s, _) = unsafe { property_ex(&pin, KSPROPSETID_Stream, KSPROPERTY_STREAM_ALLOCATOR, 2, 24, KernelMode, &mut out, 8) };
+    say!("detach status={:#010x} closed={}", s as u32, CLOSED.load(Ordering::Relaxed) as u32);
+    check("detach", s == STATUS_SUCCESS && CLOSED.load(Ordering::Relaxed));
+    if let Some(frame) = last {
+        // SAFETY: the last frame of the deleted (still live) pool, through the driver's
+        // own Free with the context InitializeAllocator returned.
+        unsafe { ksframe::allocator::free(context, frame.data) };
     }
-    say!("alloc_balance allocations={} frees={}", allocations, frees + u64::from(got > 0));
-    check("alloc_balance", allocations == frees + u64::from(got > 0));
 
     // --- close ------------------------------------------------------------------------------
+    pin.release_references();
     // SAFETY: the pin created above.
-    let closed = dispatch.Close.map_or(STATUS_SUCCESS, |c| unsafe { c(pin_ptr, core::ptr::null_mut()) });
+    let closed = dispatch.and_then(|d| d.Close).map_or(STATUS_SUCCESS, |c| unsafe { c(&mut pin.ks, core::ptr::null_mut()) });
     let bag_items = free_bag();
     say!(
         "pin_close status={:#010x} context={} bag_items={}",
         closed as u32,
-        (!pin.Context.is_null()) as u32,
+        (!pin.ks.Context.is_null()) as u32,
         bag_items
     );
-    check("pin_close", NT_SUCCESS(closed) && pin.Context.is_null());
+    check("pin_close", NT_SUCCESS(closed) && pin.ks.Context.is_null());
 }
