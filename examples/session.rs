@@ -13,8 +13,8 @@ use ksframe::allocator::AllocatorStats;
 use ksframe::avstream::{CAPTURE_PIN, DEVICE_DESCRIPTOR, FORMATS, Format, SINK_PIN};
 use ksframe::kernel::host::PoolScope;
 use ksframe::ks::*;
-use ksframe::property::{KSPROPERTY_KSFRAME_ALLOCATOR_STATISTICS, KSPROPSETID_KsframeAllocator};
 use ksframe::model::requestor::FrameSource;
+use ksframe::property::{KSPROPERTY_KSFRAME_ALLOCATOR_STATISTICS, KSPROPSETID_KsframeAllocator};
 use ksframe::sim::{Pin, Request, Sim, objects};
 use std::io::Write;
 use std::process::ExitCode;
@@ -231,7 +231,9 @@ fn main() -> ExitCode {
             connection
                 .sent
                 .iter()
-                .filter(|(frame, source)| *source == FrameSource::Allocator && pool.contains(*frame as *const u8))
+                .filter(|(frame, source)| {
+                    *source == FrameSource::Allocator && pool.contains(*frame as *const u8)
+                })
                 .count()
         });
     println!("frames from ksframe's pool: {from_pool} of {moved}");

@@ -8,7 +8,7 @@
 //!
 //! The pin holds no allocator handle or reference: which allocator a pipe's IRP source
 //! uses is AVStream's to track (KSPROPERTY_STREAM_ALLOCATOR is answered by AVStream, see
-//! `crate::property`). The state only remembers the pool a client created on this pin
+//! the property module). The state only remembers the pool a client created on this pin
 //! (through the pin's KSALLOCATOR_DISPATCH), for the statistics property.
 
 use crate::allocator::FramePool;

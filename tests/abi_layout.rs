@@ -35,6 +35,7 @@ fn rust_facts() -> BTreeMap<String, String> {
         IO_STATUS_BLOCK { Information, Status },
         IRP { AllocationFlags, ApcEnvironment, AssociatedIrp.IrpCount, AssociatedIrp.MasterIrp, AssociatedIrp.SystemBuffer, Cancel, CancelIrql, CancelRoutine, CurrentLocation, Flags, IoStatus, MdlAddress, Overlay.AllocationSize, Overlay.AsynchronousParameters, PendingReturned, RequestorMode, Size, StackCount, Tail.Apc, Tail.CompletionKey, Tail.Overlay.AuxiliaryBuffer, Tail.Overlay.CurrentStackLocation, Tail.Overlay.DriverContext, Tail.Overlay.ListEntry, Tail.Overlay.OriginalFileObject, Tail.Overlay.Thread, ThreadListEntry, Type, UserBuffer, UserEvent, UserIosb },
         KSALLOCATOR_DISPATCH { Allocate, DeleteAllocator, Free, InitializeAllocator },
+        KSSTREAMALLOCATOR_FUNCTIONTABLE { AllocateFrame, FreeFrame },
         KSALLOCATOR_FRAMING { FileAlignment, FrameSize, Frames, OptionsFlags, PoolType, Reserved },
         KSALLOCATOR_FRAMING_EX { CountItems, FramingItem, OutputCompression, PinFlags, PinWeight },
         KSAUTOMATION_TABLE { EventItemSize, EventSets, EventSetsCount, MethodItemSize, MethodSets, MethodSetsCount, PropertyItemSize, PropertySets, PropertySetsCount },

@@ -8,9 +8,9 @@ use ksframe::allocator::{
 };
 use ksframe::kernel::host::{PoolScope, take_log};
 use ksframe::ks::{
-    KSALLOCATOR_OPTIONF_COMPATIBLE, KSALLOCATOR_OPTIONF_SYSTEM_MEMORY, KSALLOCATOR_OPTIONF_VALID,
-    KSALLOCATOR_FRAMING, NonPagedPoolNx, PVOID, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER,
-    STATUS_SUCCESS,
+    KSALLOCATOR_FRAMING, KSALLOCATOR_OPTIONF_COMPATIBLE, KSALLOCATOR_OPTIONF_SYSTEM_MEMORY,
+    KSALLOCATOR_OPTIONF_VALID, NonPagedPoolNx, PVOID, STATUS_INSUFFICIENT_RESOURCES,
+    STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
 };
 use proptest::prelude::*;
 use std::collections::HashSet;
@@ -91,7 +91,9 @@ fn every_validation_rule_is_invalid_parameter_and_allocates_nothing() {
 fn zero_frames_means_no_requirement_and_known_options_are_accepted() {
     let scope = PoolScope::new();
     let _g = scope.enter();
-    for bits in [0, KSALLOCATOR_OPTIONF_COMPATIBLE, KSALLOCATOR_OPTIONF_SYSTEM_MEMORY, KSALLOCATOR_OPTIONF_VALID] {
+    for bits in
+        [0, KSALLOCATOR_OPTIONF_COMPATIBLE, KSALLOCATOR_OPTIONF_SYSTEM_MEMORY, KSALLOCATOR_OPTIONF_VALID]
+    {
         let f = KSALLOCATOR_FRAMING { OptionsFlags: bits, ..framing(0, 4096, 0) };
         let (status, context) = init(&f);
         assert_eq!(status, STATUS_SUCCESS, "options {bits:#x}");

@@ -32,8 +32,9 @@ fn pool_served_every_frame(g: &Graph, n: usize) -> Result<(), String> {
         return Err(format!("frame {i} at {frame:#x} was allocated by AVStream's requestor, not the pool"));
     }
     let Some(address) = g.allocator else { return Err("no allocator was created".into()) };
-    let (context, allocated, freed) = objects::with_allocator_at(address, |a| (a.context(), a.allocated, a.freed))
-        .ok_or("the allocator object is gone")?;
+    let (context, allocated, freed) =
+        objects::with_allocator_at(address, |a| (a.context(), a.allocated, a.freed))
+            .ok_or("the allocator object is gone")?;
     // SAFETY: the allocator is open (the pin references it), so its pool is live.
     let pool = unsafe { context.cast::<FramePool>().as_ref() }.ok_or("the allocator has no ksframe pool")?;
     for (i, (frame, _)) in g.connection.sent.iter().enumerate() {
@@ -177,7 +178,10 @@ fn the_allocator_gets_the_clients_framing_and_frames_zero_takes_the_default() {
         assert_eq!(g.sim.create_allocator(&mut g.sink, &bad, UserMode), Err(STATUS_INVALID_PARAMETER));
     }
     // Refused by the driver itself (KS passes it on): an alignment that is not 2^k − 1.
-    assert_eq!(g.sim.create_allocator(&mut g.sink, &framing(4, size, 5, 0), UserMode), Err(STATUS_INVALID_PARAMETER));
+    assert_eq!(
+        g.sim.create_allocator(&mut g.sink, &framing(4, size, 5, 0), UserMode),
+        Err(STATUS_INVALID_PARAMETER)
+    );
     g.close();
     assert_eq!(scope.bytes_outstanding(), 0);
 }

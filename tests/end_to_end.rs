@@ -129,7 +129,11 @@ fn a_format_change_resizes_the_framing() {
     let mut odd = FORMATS[0].data_format();
     odd.VideoInfoHeader.bmiHeader.biWidth = 641;
     assert_eq!(sim.change_format(&mut up, odd), STATUS_NO_MATCH);
-    assert_eq!(framing_size(&mut sim, &mut up), FORMATS[2].image_size(), "a refused change keeps the framing");
+    assert_eq!(
+        framing_size(&mut sim, &mut up),
+        FORMATS[2].image_size(),
+        "a refused change keeps the framing"
+    );
     assert_eq!(down.state().unwrap().pattern_errors(), 0);
     sim.close_pin(up);
     sim.close_pin(down);

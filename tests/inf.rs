@@ -136,3 +136,47 @@ fn the_service_binary_is_the_crates_output() {
     assert!(values(&s, "SourceDisksFiles", &binary).len() == 1);
     assert_eq!(values(&s, "ksframe.Service", "ServiceType"), ["1"]);
 }
+
+/// Opening a device interface reaches the filter factory whose
+/// KSFILTER_DESCRIPTOR.ReferenceGuid, as a string, is the interface's reference string
+/// (KsCreateFilterFactory docs; avshws and avssamp register KSNAME_Filter in both
+/// places). Every AddInterface's reference string must be a filter's ReferenceGuid, and
+/// every filter's categories must be registered with it.
+#[test]
+fn every_interface_reference_string_names_a_filter_of_the_device() {
+    let s = inf();
+    let strings: BTreeMap<String, String> =
+        s["strings"].iter().map(|(k, v)| (k.to_ascii_lowercase(), v.trim_matches('"').to_string())).collect();
+    let device = &ksframe::avstream::DEVICE_DESCRIPTOR;
+    // SAFETY: the device's static filter list of FilterDescriptorsCount descriptors.
+    let filters = unsafe {
+        std::slice::from_raw_parts(device.FilterDescriptors, device.FilterDescriptorsCount as usize)
+            .iter()
+            .map(|f| &**f)
+            .collect::<Vec<_>>()
+    };
+    let mut registered = Vec::new();
+    for value in values(&s, "ksframe.NT.Interfaces", "AddInterface") {
+        let fields: Vec<&str> = value.split(',').map(str::trim).collect();
+        let lookup = |f: &str| guid_of(&strings[&f.trim_matches('%').to_ascii_lowercase()]);
+        let (category, reference) = (lookup(fields[0]), lookup(fields[1]));
+        let filter = filters.iter().find(|f| {
+            // SAFETY: a static GUID.
+            (unsafe { f.ReferenceGuid.as_ref() }) == Some(&reference)
+        });
+        assert!(filter.is_some(), "AddInterface {value}: no filter has ReferenceGuid {reference:?}");
+        registered.push((category, reference));
+    }
+    for f in &filters {
+        // SAFETY: static GUIDs.
+        let reference = unsafe { *f.ReferenceGuid };
+        // SAFETY: CategoriesCount static GUIDs.
+        let categories = unsafe { std::slice::from_raw_parts(f.Categories, f.CategoriesCount as usize) };
+        for c in categories {
+            assert!(registered.contains(&(*c, reference)), "category {c:?} of the filter is not registered");
+        }
+    }
+    assert_eq!(filters.len(), 1);
+    // SAFETY: a static GUID.
+    assert_eq!(unsafe { *filters[0].ReferenceGuid }, ksframe::ks::KSNAME_Filter);
+}

@@ -14,8 +14,9 @@ use ksframe::sim::objects::{self, FILE_GENERIC_READ};
 use ksframe::sim::{Pin, Request, Sim};
 
 fn set(sim: &mut Sim, pin: &mut Pin, handle: HANDLE, mode: KPROCESSOR_MODE) -> NTSTATUS {
-    let request = Request::set(KSPROPSETID_Stream, KSPROPERTY_STREAM_ALLOCATOR, &(handle as usize).to_le_bytes())
-        .from(mode);
+    let request =
+        Request::set(KSPROPSETID_Stream, KSPROPERTY_STREAM_ALLOCATOR, &(handle as usize).to_le_bytes())
+            .from(mode);
     sim.property(pin, &request).status
 }
 
@@ -105,7 +106,12 @@ fn bad_handles_get_the_exact_status_and_change_nothing() {
         ("refused by Ob", refused.0, UserMode, STATUS_ACCESS_DENIED),
         ("no FILE_READ_DATA", write_only, UserMode, STATUS_ACCESS_DENIED),
         ("a file that is no allocator", objects::open_file(false), UserMode, STATUS_INVALID_BUFFER_SIZE),
-        ("a kernel file that is no allocator", objects::open_file(true), KernelMode, STATUS_INVALID_BUFFER_SIZE),
+        (
+            "a kernel file that is no allocator",
+            objects::open_file(true),
+            KernelMode,
+            STATUS_INVALID_BUFFER_SIZE,
+        ),
     ];
     for (what, handle, mode, want) in cases {
         assert_eq!(set(&mut sim, &mut pin, handle, mode), want, "{what}");

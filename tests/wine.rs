@@ -150,7 +150,9 @@ fn verify(run: &Run) -> Vec<String> {
     );
     expect(
         "no pin table lists STREAM_ALLOCATOR",
-        !run.lines.iter().any(|l| l.starts_with("KSSTANDIN pin_descriptor") && l.contains("lists_stream_allocator=1")),
+        !run.lines
+            .iter()
+            .any(|l| l.starts_with("KSSTANDIN pin_descriptor") && l.contains("lists_stream_allocator=1")),
     );
     expect(
         "intersect",
@@ -227,7 +229,10 @@ fn verify(run: &Run) -> Vec<String> {
     expect("unknown id", is("prop unknown_id", &[("status", s(0xC000_0225)), ("info", n(0))]));
     expect("unknown set", is("prop unknown_set", &[("status", s(0xC000_0230)), ("info", n(0))]));
     expect("statistics before an allocator", is("prop stats_before", &[("status", s(0xC000_0184))]));
-    expect("InitializeAllocator through allocator creation", is("alloc_init", &[("status", s(0)), ("context", n(1))]));
+    expect(
+        "InitializeAllocator through allocator creation",
+        is("alloc_init", &[("status", s(0)), ("context", n(1))]),
+    );
     expect("a bad create request refused by KS", is("alloc_init_bad", &[("status", s(0xC000_000D))]));
     expect(
         "assigned through AVStream's STREAM_ALLOCATOR Set",
@@ -239,7 +244,12 @@ fn verify(run: &Run) -> Vec<String> {
         "the requestor exhausts Frames distinct, aligned frames of the allocator",
         is(
             "alloc_exhaust",
-            &[("got", n(FRAMES.into())), ("distinct", n(FRAMES.into())), ("aligned", n(1)), ("from_allocator", n(1))],
+            &[
+                ("got", n(FRAMES.into())),
+                ("distinct", n(FRAMES.into())),
+                ("aligned", n(1)),
+                ("from_allocator", n(1)),
+            ],
         ),
     );
     expect(
@@ -272,7 +282,10 @@ fn verify(run: &Run) -> Vec<String> {
     );
     expect(
         "pool balance",
-        is("alloc_balance", &[("allocations", n(u64::from(FRAMES) + 3)), ("frees", n(u64::from(FRAMES) + 3))]),
+        is(
+            "alloc_balance",
+            &[("allocations", n(u64::from(FRAMES) + 3)), ("frees", n(u64::from(FRAMES) + 3))],
+        ),
     );
     expect("statistics reset", is("prop stats_reset", &[("status", s(0))]));
     expect("detaching closed the allocator", is("detach", &[("status", s(0)), ("closed", n(1))]));

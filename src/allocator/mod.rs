@@ -1,7 +1,7 @@
 //! The Rust frame allocator behind `KSPIN_DISPATCH.Allocator`.
 //!
 //! [`ALLOCATOR_DISPATCH`] is a complete `KSALLOCATOR_DISPATCH` that knows no pin; the
-//! pins' own dispatch (`crate::avstream::PIN_ALLOCATOR_DISPATCH`) uses [`allocate`] and
+//! pins' own dispatch (`PIN_ALLOCATOR_DISPATCH` in the avstream module) uses [`allocate`] and
 //! [`free`] as they are and wraps [`initialize_allocator`] / [`delete_allocator`] to
 //! record the pool in the pin's state (for the statistics property). Offering it does
 //! not oblige the graph to use it: the callbacks run only when a client creates an
@@ -38,12 +38,13 @@
 mod pool;
 
 pub use pool::{
-    DEFAULT_FRAMES, DeleteOutcome, FRAME_POISON, FramePool, FreeError, FreeOutcome, Geometry, MAX_ALIGNMENT, MAX_FRAMES,
-    MAX_POOL_BYTES,
+    DEFAULT_FRAMES, DeleteOutcome, FRAME_POISON, FramePool, FreeError, FreeOutcome, Geometry, MAX_ALIGNMENT,
+    MAX_FRAMES, MAX_POOL_BYTES,
 };
 
 use crate::ks::{
-    KSALLOCATOR_DISPATCH, KSALLOCATOR_FRAMING, KSPIN, NTSTATUS, PVOID, STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
+    KSALLOCATOR_DISPATCH, KSALLOCATOR_FRAMING, KSPIN, NTSTATUS, PVOID, STATUS_INVALID_PARAMETER,
+    STATUS_SUCCESS,
 };
 use core::ptr::NonNull;
 

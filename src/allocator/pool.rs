@@ -62,7 +62,10 @@
 use super::AllocatorStats;
 use crate::kernel::sync::{AtomicU32, AtomicU64, Ordering};
 use crate::kernel::{POOL_TAG, PoolBox, PoolBuffer};
-use crate::ks::{KSALLOCATOR_FRAMING, KSALLOCATOR_OPTIONF_VALID, NTSTATUS, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER};
+use crate::ks::{
+    KSALLOCATOR_FRAMING, KSALLOCATOR_OPTIONF_VALID, NTSTATUS, STATUS_INSUFFICIENT_RESOURCES,
+    STATUS_INVALID_PARAMETER,
+};
 use core::ptr::NonNull;
 
 /// The most frames one pool holds: a documented ceiling (KS pins use a handful; up to

@@ -287,7 +287,11 @@ pub static CAPTURE_DISPATCH: KSPIN_DISPATCH = pin_dispatch(Some(capture_process)
 /// The sink pin's dispatch: Process checks the test pattern; ksframe's allocator.
 pub static SINK_DISPATCH: KSPIN_DISPATCH = pin_dispatch(Some(sink_process));
 
-const fn pin_descriptor(dispatch: &'static KSPIN_DISPATCH, data_flow: i32, flags: u32) -> KSPIN_DESCRIPTOR_EX {
+const fn pin_descriptor(
+    dispatch: &'static KSPIN_DISPATCH,
+    data_flow: i32,
+    flags: u32,
+) -> KSPIN_DESCRIPTOR_EX {
     KSPIN_DESCRIPTOR_EX {
         Dispatch: dispatch,
         AutomationTable: &crate::property::PIN_AUTOMATION_TABLE,
@@ -700,7 +704,7 @@ pub unsafe extern "system" fn intersect_handler(
 }
 
 /// `KSDEVICE_DISPATCH.Add`. In the KMDF build AVStream's device is bound to KMDF here
-/// (see `crate::driver`); a software device has nothing else to set up.
+/// (see src/driver.rs); a software device has nothing else to set up.
 ///
 /// # Safety
 ///

@@ -236,7 +236,8 @@ pub const KSPROPERTY_STREAMALLOCATOR_STATUS: u32 = 1;
 pub type PFNALLOCATOR_ALLOCATEFRAME =
     Option<unsafe extern "system" fn(FileObject: *mut super::FILE_OBJECT, Frame: *mut PVOID) -> NTSTATUS>;
 /// ks.h: `PFNALLOCATOR_FREEFRAME`.
-pub type PFNALLOCATOR_FREEFRAME = Option<unsafe extern "system" fn(FileObject: *mut super::FILE_OBJECT, Frame: PVOID)>;
+pub type PFNALLOCATOR_FREEFRAME =
+    Option<unsafe extern "system" fn(FileObject: *mut super::FILE_OBJECT, Frame: PVOID)>;
 
 /// ks.h: what an allocator file object answers for
 /// KSPROPERTY_STREAMALLOCATOR_FUNCTIONTABLE.

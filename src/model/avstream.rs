@@ -10,7 +10,7 @@
 //! | Connection STATE (0) | the pin's state | the state walk ([`set_state`]) | KSPROPERTY_CONNECTION_STATE docs |
 //! | Connection DATAFORMAT (2) | the connection format; short output: STATUS_BUFFER_OVERFLOW, Information = FormatSize | not modelled (the simulator changes formats through SetDataFormat) | KSPROPERTY_CONNECTION_DATAFORMAT docs; the short-output status is inferred |
 //! | Connection ALLOCATORFRAMING_EX (6) | `Descriptor->AllocatorFraming` (the KsEdit-ed copy); output 0: STATUS_BUFFER_OVERFLOW with the size; short: STATUS_BUFFER_TOO_SMALL | — | KS-NOTES |
-//! | Stream ALLOCATOR (0) | always a NULL handle, success | [`stream_allocator_set`] | KSPROPERTY_STREAM_ALLOCATOR docs; KS-NOTES |
+//! | Stream ALLOCATOR (0) | always a NULL handle, success | `stream_allocator_set` (below) | KSPROPERTY_STREAM_ALLOCATOR docs; KS-NOTES |
 //! | Stream MASTERCLOCK (3) | a NULL handle, success | the clock file object is referenced and kept | inferred from ReactOS `pin.c` (`IKsPin_PinMasterClock`); the clock's function table query is not modelled |
 //! | Stream PIPE_ID (10) | the stored pipe id | stored | ReactOS `pin.c` (`IKsPin_PinPipeId`) |
 //!
@@ -250,7 +250,9 @@ unsafe extern "system" fn dataformat_get(irp: *mut IRP, _r: *mut KSIDENTIFIER, d
         return STATUS_BUFFER_OVERFLOW;
     }
     // SAFETY: `size` bytes of format, `out_len >= size` writable bytes of output.
-    unsafe { core::ptr::copy_nonoverlapping(pin.ks.ConnectionFormat.cast::<u8>(), data.cast::<u8>(), size as usize) };
+    unsafe {
+        core::ptr::copy_nonoverlapping(pin.ks.ConnectionFormat.cast::<u8>(), data.cast::<u8>(), size as usize)
+    };
     STATUS_SUCCESS
 }
 
@@ -275,7 +277,11 @@ unsafe extern "system" fn framing_ex_get(irp: *mut IRP, _r: *mut KSIDENTIFIER, d
     }
     // SAFETY: `size` bytes of framing (CountItems items) and of output.
     unsafe {
-        core::ptr::copy_nonoverlapping((framing as *const KSALLOCATOR_FRAMING_EX).cast::<u8>(), data.cast(), size);
+        core::ptr::copy_nonoverlapping(
+            (framing as *const KSALLOCATOR_FRAMING_EX).cast::<u8>(),
+            data.cast(),
+            size,
+        );
         set_information(irp, size);
     }
     STATUS_SUCCESS
@@ -296,7 +302,11 @@ unsafe extern "system" fn null_handle_get(irp: *mut IRP, _r: *mut KSIDENTIFIER, 
 /// and the file object must answer KSPROPERTY_STREAMALLOCATOR_FUNCTIONTABLE (16 bytes),
 /// else STATUS_INVALID_BUFFER_SIZE; the reference is kept until replaced or the pin
 /// closes.
-unsafe extern "system" fn stream_allocator_set(irp: *mut IRP, _r: *mut KSIDENTIFIER, data: PVOID) -> NTSTATUS {
+unsafe extern "system" fn stream_allocator_set(
+    irp: *mut IRP,
+    _r: *mut KSIDENTIFIER,
+    data: PVOID,
+) -> NTSTATUS {
     // SAFETY: KS's handler contract (MinData 8 checked).
     let (pin, mode, handle) =
         unsafe { (pin_of(irp), requestor_mode(irp), data.cast::<HANDLE>().read_unaligned()) };

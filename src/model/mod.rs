@@ -18,7 +18,7 @@
 //!   assigned allocator's function table, or allocating them itself;
 //! - [`intersect`]: the data-intersection walk over a pin's ranges.
 //!
-//! It is `no_std`: the host simulator ([`crate::sim`]) and the Wine stand-in ks.sys
+//! It is `no_std`: the host simulator (`src/sim`) and the Wine stand-in ks.sys
 //! (`tests/standin-ks`) both run it, each supplying an [`ObjectManager`] (handles,
 //! object references, I/O to a file object, pool).
 
@@ -52,8 +52,13 @@ pub trait ObjectManager: Sync {
 
     /// `KsSynchronousIoControlDevice(object, KernelMode, IOCTL_KS_PROPERTY, {set, id,
     /// KSPROPERTY_TYPE_GET}, ..., out, ...)`: the bytes returned, or the failure.
-    fn property_get(&self, object: NonNull<c_void>, set: &GUID, id: u32, out: &mut [u8])
-    -> Result<usize, NTSTATUS>;
+    fn property_get(
+        &self,
+        object: NonNull<c_void>,
+        set: &GUID,
+        id: u32,
+        out: &mut [u8],
+    ) -> Result<usize, NTSTATUS>;
 
     /// Non-paged pool for frames KS allocates itself (null when exhausted).
     fn allocate(&self, bytes: usize) -> PVOID;

@@ -39,7 +39,11 @@ pub fn frame_extent(pin: &PinObject) -> u32 {
         return 0;
     };
     let range = framing.FramingItem[0].FramingRange.Range;
-    if range.MaxFrameSize == 0 || range.MaxFrameSize == u32::MAX { range.MinFrameSize } else { range.MaxFrameSize }
+    if range.MaxFrameSize == 0 || range.MaxFrameSize == u32::MAX {
+        range.MinFrameSize
+    } else {
+        range.MaxFrameSize
+    }
 }
 
 /// Takes a frame for `pin`'s next IRP (None when the allocator has none left).
@@ -51,7 +55,11 @@ pub fn take(pin: &PinObject) -> Option<Frame> {
             let mut data: PVOID = core::ptr::null_mut();
             // SAFETY: a referenced allocator file object and its own function table.
             let status = unsafe { allocate(file, &mut data) };
-            (NT_SUCCESS(status) && !data.is_null()).then_some(Frame { data, extent, source: FrameSource::Allocator })
+            (NT_SUCCESS(status) && !data.is_null()).then_some(Frame {
+                data,
+                extent,
+                source: FrameSource::Allocator,
+            })
         }
         None => {
             let data = pin.objects.allocate(extent as usize);

@@ -118,7 +118,10 @@ pub struct Pin {
 
 impl core::fmt::Debug for Pin {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Pin").field("id", &self.object.ks.Id).field("state", &self.object.ks.DeviceState).finish()
+        f.debug_struct("Pin")
+            .field("id", &self.object.ks.Id)
+            .field("state", &self.object.ks.DeviceState)
+            .finish()
     }
 }
 
@@ -314,8 +317,9 @@ impl Sim {
     /// Assigns the allocator behind `handle` (or none, with NULL) to `pin` through
     /// KSPROPERTY_STREAM_ALLOCATOR Set from kernel mode, as a graph builder does.
     pub fn assign_allocator(&mut self, pin: &mut Pin, handle: HANDLE) -> NTSTATUS {
-        let request = Request::set(KSPROPSETID_Stream, KSPROPERTY_STREAM_ALLOCATOR, &(handle as usize).to_le_bytes())
-            .from(KernelMode);
+        let request =
+            Request::set(KSPROPSETID_Stream, KSPROPERTY_STREAM_ALLOCATOR, &(handle as usize).to_le_bytes())
+                .from(KernelMode);
         self.property(pin, &request).status
     }
 
@@ -378,7 +382,13 @@ impl Sim {
     /// output leading edge, the IRP goes to the sink's Process as its input leading edge
     /// with DataUsed bytes, then back to the requestor, which returns the frame. Frames
     /// move only while both pins may process; stops early when none is left.
-    pub fn run(&mut self, connection: &mut Connection, source: &mut Pin, sink: &mut Pin, frames: usize) -> usize {
+    pub fn run(
+        &mut self,
+        connection: &mut Connection,
+        source: &mut Pin,
+        sink: &mut Pin,
+        frames: usize,
+    ) -> usize {
         for n in 0..frames {
             if !may_process(&source.object) || !may_process(&sink.object) {
                 return n;
@@ -394,7 +404,13 @@ impl Sim {
         frames
     }
 
-    fn deliver(&mut self, connection: &mut Connection, source: &mut Pin, sink: &mut Pin, frame: Frame) -> bool {
+    fn deliver(
+        &mut self,
+        connection: &mut Connection,
+        source: &mut Pin,
+        sink: &mut Pin,
+        frame: Frame,
+    ) -> bool {
         let mut header = KSSTREAM_HEADER {
             Size: core::mem::size_of::<KSSTREAM_HEADER>() as u32,
             TypeSpecificFlags: 0,
@@ -407,13 +423,18 @@ impl Sim {
             Reserved: 0,
         };
         let none = KSSTREAM_POINTER_OFFSET { Data: core::ptr::null_mut(), Count: 0, Remaining: 0 };
-        let out = KSSTREAM_POINTER_OFFSET { Data: frame.data.cast(), Count: frame.extent, Remaining: frame.extent };
+        let out =
+            KSSTREAM_POINTER_OFFSET { Data: frame.data.cast(), Count: frame.extent, Remaining: frame.extent };
         let Some(produced) = process(connection, source, &mut header, none, out) else { return false };
         // AVStream keeps DataUsed for a non-DMA output queue from the advance (avshws's
         // comment; KS-NOTES): added to what the header held.
         header.DataUsed = header.DataUsed.saturating_add(produced.out_used);
         if header.DataUsed > header.FrameExtent {
-            connection.faults.push(std::format!("DataUsed {} > FrameExtent {}", header.DataUsed, header.FrameExtent));
+            connection.faults.push(std::format!(
+                "DataUsed {} > FrameExtent {}",
+                header.DataUsed,
+                header.FrameExtent
+            ));
             return false;
         }
         let used = header.DataUsed;
@@ -571,4 +592,3 @@ impl IrpBuffers {
         &mut *self.irp
     }
 }
-

@@ -264,7 +264,8 @@ impl ObjectManager for HostObjects {
     }
 
     fn free(&self, block: PVOID, bytes: usize) {
-        let size = table().own_blocks.remove(&(block as usize)).expect("BAD_POOL_CALLER: free of a foreign block");
+        let size =
+            table().own_blocks.remove(&(block as usize)).expect("BAD_POOL_CALLER: free of a foreign block");
         assert_eq!(size, bytes.max(1), "freed with another size");
         // SAFETY: allocated above with this layout.
         unsafe { std::alloc::dealloc(block.cast(), Layout::from_size_align(size, 16).expect("layout")) };

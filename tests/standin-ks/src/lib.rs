@@ -237,10 +237,18 @@ impl ObjectManager for StandinObjects {
         }
     }
 
-    fn property_get(&self, object: NonNull<c_void>, set: &GUID, id: u32, out: &mut [u8]) -> Result<usize, NTSTATUS> {
+    fn property_get(
+        &self,
+        object: NonNull<c_void>,
+        set: &GUID,
+        id: u32,
+        out: &mut [u8],
+    ) -> Result<usize, NTSTATUS> {
         // SAFETY: the object is the live allocator while referenced.
         match unsafe { ALLOCATOR.load(Ordering::Acquire).as_ref() } {
-            Some(a) if object.as_ptr() == (a as *const AllocatorObject).cast_mut().cast() => a.property_get(set, id, out),
+            Some(a) if object.as_ptr() == (a as *const AllocatorObject).cast_mut().cast() => {
+                a.property_get(set, id, out)
+            }
             _ => Err(STATUS_INVALID_DEVICE_REQUEST),
         }
     }
@@ -259,10 +267,9 @@ impl ObjectManager for StandinObjects {
 /// Stores `object` as the allocator behind [`ALLOCATOR_HANDLE`].
 fn open_allocator(object: AllocatorObject) -> bool {
     // SAFETY: non-paged pool for one object.
-    let storage = unsafe {
-        ExAllocatePoolWithTag(NonPagedPoolNx, core::mem::size_of::<AllocatorObject>(), OBJECT_TAG)
-    }
-    .cast::<AllocatorObject>();
+    let storage =
+        unsafe { ExAllocatePoolWithTag(NonPagedPoolNx, core::mem::size_of::<AllocatorObject>(), OBJECT_TAG) }
+            .cast::<AllocatorObject>();
     if storage.is_null() {
         return false;
     }
@@ -289,6 +296,7 @@ pub unsafe extern "system" fn KsGetPinFromIrp(irp: *mut IRP) -> *mut KSPIN {
 /// A property request with real IRP and stack location, through the model's
 /// KsPropertyHandler over the pin's table merged over AVStream's. Returns (status,
 /// information); the output lands in `out`.
+#[allow(clippy::too_many_arguments)]
 unsafe fn property_ex(
     pin: &PinObject,
     set: GUID,
@@ -321,7 +329,14 @@ unsafe fn property_ex(
 }
 
 /// A user-mode request with a whole KSPROPERTY.
-unsafe fn property(pin: &PinObject, set: GUID, id: u32, flags: u32, out: &mut [u8], out_len: u32) -> (NTSTATUS, usize) {
+unsafe fn property(
+    pin: &PinObject,
+    set: GUID,
+    id: u32,
+    flags: u32,
+    out: &mut [u8],
+    out_len: u32,
+) -> (NTSTATUS, usize) {
     // SAFETY: the caller's contract.
     unsafe { property_ex(pin, set, id, flags, 24, UserMode, out, out_len) }
 }
@@ -469,7 +484,7 @@ unsafe fn play(device_descriptor: &'static KSDEVICE_DESCRIPTOR) {
         "pin_create status={:#010x} context={} own_descriptor={} descriptor_framing={}",
         created as u32,
         (!pin.ks.Context.is_null()) as u32,
-        (pin.ks.Descriptor != capture as *const KSPIN_DESCRIPTOR_EX) as u32,
+        (!core::ptr::eq(pin.ks.Descriptor, capture)) as u32,
         edited
     );
     check("pin_create", NT_SUCCESS(created) && !pin.ks.Context.is_null());
@@ -477,7 +492,9 @@ unsafe fn play(device_descriptor: &'static KSDEVICE_DESCRIPTOR) {
     // --- properties, KsPropertyHandler over the merged tables -------------------------------
     let mut out = [0u8; 256];
     // SAFETY (all property calls): a live pin whose automation table is the driver's.
-    let (s, info) = unsafe { property(&pin, KSPROPSETID_Connection, KSPROPERTY_CONNECTION_ALLOCATORFRAMING, 1, &mut out, 24) };
+    let (s, info) = unsafe {
+        property(&pin, KSPROPSETID_Connection, KSPROPERTY_CONNECTION_ALLOCATORFRAMING, 1, &mut out, 24)
+    };
     let frames = u32_at(&out, 8);
     let frame_size = u32_at(&out, 12);
     let alignment = u32_at(&out, 16);
@@ -491,19 +508,36 @@ unsafe fn play(device_descriptor: &'static KSDEVICE_DESCRIPTOR) {
         u32_at(&out, 4)
     );
     check("framing", s == STATUS_SUCCESS && info == 24);
-    let (s, info) = unsafe { property(&pin, KSPROPSETID_Connection, KSPROPERTY_CONNECTION_ALLOCATORFRAMING, 1, &mut out, 0) };
+    let (s, info) = unsafe {
+        property(&pin, KSPROPSETID_Connection, KSPROPERTY_CONNECTION_ALLOCATORFRAMING, 1, &mut out, 0)
+    };
     say!("prop framing_empty status={:#010x} info={}", s as u32, info);
     let (s, info) = unsafe {
-        property_ex(&pin, KSPROPSETID_Connection, KSPROPERTY_CONNECTION_ALLOCATORFRAMING, 1, 12, UserMode, &mut out, 24)
+        property_ex(
+            &pin,
+            KSPROPSETID_Connection,
+            KSPROPERTY_CONNECTION_ALLOCATORFRAMING,
+            1,
+            12,
+            UserMode,
+            &mut out,
+            24,
+        )
     };
     say!("prop short_input status={:#010x} info={}", s as u32, info);
-    let (s, info) = unsafe { property(&pin, KSPROPSETID_Connection, KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX, 1, &mut out, 0) };
+    let (s, info) = unsafe {
+        property(&pin, KSPROPSETID_Connection, KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX, 1, &mut out, 0)
+    };
     say!("prop framing_ex_query status={:#010x} info={}", s as u32, info);
     check("framing_ex_query", s == STATUS_BUFFER_OVERFLOW && info == 112);
-    let (s, info) = unsafe { property(&pin, KSPROPSETID_Connection, KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX, 1, &mut out, 111) };
+    let (s, info) = unsafe {
+        property(&pin, KSPROPSETID_Connection, KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX, 1, &mut out, 111)
+    };
     say!("prop framing_ex_short status={:#010x} info={}", s as u32, info);
     check("framing_ex_short", s == STATUS_BUFFER_TOO_SMALL);
-    let (s, info) = unsafe { property(&pin, KSPROPSETID_Connection, KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX, 1, &mut out, 112) };
+    let (s, info) = unsafe {
+        property(&pin, KSPROPSETID_Connection, KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX, 1, &mut out, 112)
+    };
     say!(
         "prop framing_ex status={:#010x} info={} count={} item_frames={}",
         s as u32,
@@ -513,17 +547,38 @@ unsafe fn play(device_descriptor: &'static KSDEVICE_DESCRIPTOR) {
     );
     check("framing_ex", s == STATUS_SUCCESS && info == 112 && u32_at(&out, 0) == 1);
     out[..8].fill(0xAA);
-    let (s, info) = unsafe { property(&pin, KSPROPSETID_Stream, KSPROPERTY_STREAM_ALLOCATOR, 1, &mut out, 8) };
+    let (s, info) =
+        unsafe { property(&pin, KSPROPSETID_Stream, KSPROPERTY_STREAM_ALLOCATOR, 1, &mut out, 8) };
     say!("prop stream_allocator status={:#010x} info={} handle={:#x}", s as u32, info, u64_at(&out, 0));
     check("stream_allocator", s == STATUS_SUCCESS && info == 8 && u64_at(&out, 0) == 0);
     let (s, info) = unsafe {
-        property(&pin, KSPROPSETID_Connection, KSPROPERTY_CONNECTION_ALLOCATORFRAMING, KSPROPERTY_TYPE_BASICSUPPORT, &mut out, 4)
+        property(
+            &pin,
+            KSPROPSETID_Connection,
+            KSPROPERTY_CONNECTION_ALLOCATORFRAMING,
+            KSPROPERTY_TYPE_BASICSUPPORT,
+            &mut out,
+            4,
+        )
     };
     say!("prop basicsupport status={:#010x} info={} access={:#x}", s as u32, info, u32_at(&out, 0));
     let (s, info) = unsafe {
-        property(&pin, KSPROPSETID_Connection, KSPROPERTY_CONNECTION_ALLOCATORFRAMING, KSPROPERTY_TYPE_BASICSUPPORT, &mut out, 40)
+        property(
+            &pin,
+            KSPROPSETID_Connection,
+            KSPROPERTY_CONNECTION_ALLOCATORFRAMING,
+            KSPROPERTY_TYPE_BASICSUPPORT,
+            &mut out,
+            40,
+        )
     };
-    say!("prop basicsupport_description status={:#010x} info={} access={:#x} size={}", s as u32, info, u32_at(&out, 0), u32_at(&out, 4));
+    say!(
+        "prop basicsupport_description status={:#010x} info={} access={:#x} size={}",
+        s as u32,
+        info,
+        u32_at(&out, 0),
+        u32_at(&out, 4)
+    );
     let (s, info) = unsafe { property(&pin, KSPROPSETID_Connection, 99, 1, &mut out, 8) };
     say!("prop unknown_id status={:#010x} info={}", s as u32, info);
     let (s, info) = unsafe { property(&pin, GUID::from_u128(0x0123_4567), 0, 1, &mut out, 8) };
@@ -563,11 +618,20 @@ unsafe fn play(device_descriptor: &'static KSDEVICE_DESCRIPTOR) {
 
     // --- assignment through AVStream's STREAM_ALLOCATOR Set ---------------------------------
     out[..8].copy_from_slice(&(ALLOCATOR_HANDLE as u64).to_le_bytes());
-    let (s, _) = unsafe { property_ex(&pin, KSPROPSETID_Stream, KSPROPERTY_STREAM_ALLOCATOR, 2, 24, KernelMode, &mut out, 8) };
-    say!("assign status={:#010x} assigned={} references={}", s as u32, pin.assigned_allocator().is_some() as u32, REFERENCES.load(Ordering::Relaxed));
+    let (s, _) = unsafe {
+        property_ex(&pin, KSPROPSETID_Stream, KSPROPERTY_STREAM_ALLOCATOR, 2, 24, KernelMode, &mut out, 8)
+    };
+    say!(
+        "assign status={:#010x} assigned={} references={}",
+        s as u32,
+        pin.assigned_allocator().is_some() as u32,
+        REFERENCES.load(Ordering::Relaxed)
+    );
     check("assign", s == STATUS_SUCCESS && pin.assigned_allocator().is_some());
     out[..8].copy_from_slice(&(ALLOCATOR_HANDLE as u64).to_le_bytes());
-    let (s, _) = unsafe { property_ex(&pin, KSPROPSETID_Stream, KSPROPERTY_STREAM_ALLOCATOR, 2, 24, UserMode, &mut out, 8) };
+    let (s, _) = unsafe {
+        property_ex(&pin, KSPROPSETID_Stream, KSPROPERTY_STREAM_ALLOCATOR, 2, 24, UserMode, &mut out, 8)
+    };
     say!("assign_user_kernel_handle status={:#010x}", s as u32);
     // The graph keeps no handle; the pin's reference keeps the allocator open.
     close_allocator_handle();
@@ -645,13 +709,20 @@ unsafe fn play(device_descriptor: &'static KSDEVICE_DESCRIPTOR) {
             StreamHeader: &mut header,
             Offset: core::ptr::null_mut(),
             OffsetIn: none,
-            OffsetOut: KSSTREAM_POINTER_OFFSET { Data: frame.data.cast(), Count: frame.extent, Remaining: frame.extent },
+            OffsetOut: KSSTREAM_POINTER_OFFSET {
+                Data: frame.data.cast(),
+                Count: frame.extent,
+                Remaining: frame.extent,
+            },
         };
         pointer.Offset = &mut pointer.OffsetOut;
         LEADING_EDGE.store(&mut pointer, Ordering::Release);
         // SAFETY: a live pin with a locked leading edge offered.
         let s = process.map_or(STATUS_SUCCESS, |p| unsafe { p(&mut pin.ks) });
-        if s == STATUS_SUCCESS && EJECTED.load(Ordering::Relaxed) && ADVANCED_OUT.load(Ordering::Relaxed) == frame.extent {
+        if s == STATUS_SUCCESS
+            && EJECTED.load(Ordering::Relaxed)
+            && ADVANCED_OUT.load(Ordering::Relaxed) == frame.extent
+        {
             streamed += 1;
         }
         data_used_ok &= header.DataUsed == frame.extent;
@@ -674,13 +745,17 @@ unsafe fn play(device_descriptor: &'static KSDEVICE_DESCRIPTOR) {
     let (allocations, frees) = (u64_at(&out, 0), u64_at(&out, 8));
     say!("alloc_balance allocations={} frees={}", allocations, frees);
     check("alloc_balance", allocations == frees && allocations == frames as u64 + 3);
-    let (s, _) = unsafe { property(&pin, KSPROPSETID_KsframeAllocator, KSPROPERTY_KSFRAME_ALLOCATOR_RESET, 2, &mut out, 0) };
+    let (s, _) = unsafe {
+        property(&pin, KSPROPSETID_KsframeAllocator, KSPROPERTY_KSFRAME_ALLOCATOR_RESET, 2, &mut out, 0)
+    };
     say!("prop stats_reset status={:#010x}", s as u32);
 
     // --- one frame out, the allocator detached: DeleteAllocator defers the release --------
     let last = requestor::take(&pin);
     out[..8].fill(0);
-    let (s, _) = unsafe { property_ex(&pin, KSPROPSETID_Stream, KSPROPERTY_STREAM_ALLOCATOR, 2, 24, KernelMode, &mut out, 8) };
+    let (s, _) = unsafe {
+        property_ex(&pin, KSPROPSETID_Stream, KSPROPERTY_STREAM_ALLOCATOR, 2, 24, KernelMode, &mut out, 8)
+    };
     say!("detach status={:#010x} closed={}", s as u32, CLOSED.load(Ordering::Relaxed) as u32);
     check("detach", s == STATUS_SUCCESS && CLOSED.load(Ordering::Relaxed));
     if let Some(frame) = last {
@@ -692,7 +767,9 @@ unsafe fn play(device_descriptor: &'static KSDEVICE_DESCRIPTOR) {
     // --- close ------------------------------------------------------------------------------
     pin.release_references();
     // SAFETY: the pin created above.
-    let closed = dispatch.and_then(|d| d.Close).map_or(STATUS_SUCCESS, |c| unsafe { c(&mut pin.ks, core::ptr::null_mut()) });
+    let closed = dispatch
+        .and_then(|d| d.Close)
+        .map_or(STATUS_SUCCESS, |c| unsafe { c(&mut pin.ks, core::ptr::null_mut()) });
     let bag_items = free_bag();
     say!(
         "pin_close status={:#010x} context={} bag_items={}",
