@@ -1,19 +1,33 @@
-//! Arbitrary bytes → property requests through the KS simulator to ksframe's pins.
+//! Arbitrary bytes → property requests through the model of KS (KsPropertyHandler over
+//! the pins' tables merged over AVStream's) to ksframe's pins.
 //!
 //! Whatever the request (any set, id, flags, input and output lengths, value bytes,
-//! handle value, requestor mode, pin state), the driver must answer with a status and
-//! not crash, and after the pins close no pool byte and no object reference may remain.
+//! handle value, requestor mode, pin state), the driver and the model must answer with a
+//! status and not crash, and after the pins close no pool byte, no KS-owned block and no
+//! object reference may remain.
 
 #![no_main]
 
 use ksframe::avstream::{CAPTURE_PIN, DEVICE_DESCRIPTOR, FORMATS, SINK_PIN};
-use ksframe::kernel::host::{FakeObjectKind, PoolScope, close_handle, create_handle};
+use ksframe::kernel::host::PoolScope;
 use ksframe::ks::*;
 use ksframe::property::KSPROPSETID_KsframeAllocator;
-use ksframe::sim::{AllocatorChoice, Request, Sim};
+use ksframe::sim::{Request, Sim, objects};
 use libfuzzer_sys::fuzz_target;
 
 const SETS: [GUID; 3] = [KSPROPSETID_Connection, KSPROPSETID_Stream, KSPROPSETID_KsframeAllocator];
+
+/// The allocator create request a client sends for `format`.
+fn request(frames: u32, size: u32) -> KSALLOCATOR_FRAMING {
+    KSALLOCATOR_FRAMING {
+        OptionsFlags: KSALLOCATOR_OPTIONF_SYSTEM_MEMORY,
+        PoolType: NonPagedPool,
+        Frames: frames,
+        FrameSize: size,
+        FileAlignment: 0x3f,
+        Reserved: 0,
+    }
+}
 
 /// Reads little-endian fields off the front of the input, zero when it runs out.
 struct Bytes<'a>(&'a [u8]);
@@ -40,10 +54,20 @@ fuzz_target!(|data: &[u8]| {
     let (a, b) = (sim.create_filter(0), sim.create_filter(0));
     let mut up = sim.create_pin(a, CAPTURE_PIN, Some(format.data_format())).expect("capture pin");
     let mut down = sim.create_pin(b, SINK_PIN, Some(format.data_format())).expect("sink pin");
-    let choice = [AllocatorChoice::Upstream, AllocatorChoice::Downstream, AllocatorChoice::Foreign]
-        [usize::from(input.u8()) % 3];
-    let _pipe = sim.connect(&mut up, &mut down, choice).expect("our own pins resolve");
-    let (file_handle, file) = create_handle(FakeObjectKind::File, input.u8() & 1 == 1);
+    // An allocator created on one pin (or none), from kernel or user mode; a plain file
+    // and an event besides.
+    let how = input.u8();
+    let mode = if how & 4 == 0 { UserMode } else { KernelMode };
+    let owner = match how % 3 {
+        0 => Some(&mut up),
+        1 => Some(&mut down),
+        _ => None,
+    };
+    let allocator = owner.and_then(|pin| {
+        sim.create_allocator(pin, &request(u32::from(input.u8() % 8), format.image_size()), mode).ok()
+    });
+    let handles = [allocator, Some(objects::open_file(how & 8 != 0)), Some(objects::open_event(false))];
+    let addresses: Vec<usize> = handles.iter().flatten().filter_map(|h| objects::object_of(*h)).collect();
 
     while !input.0.is_empty() {
         let op = input.u8();
@@ -64,7 +88,7 @@ fuzz_target!(|data: &[u8]| {
         let output_len = u32::from(input.u8()) * 2;
         // The value: a real handle, a forged one, NULL, or raw bytes.
         let value: Vec<u8> = match input.u8() % 4 {
-            0 => (file_handle as usize).to_le_bytes().to_vec(),
+            0 => (handles[usize::from(input.u8()) % 3].map_or(0, |h| h as usize)).to_le_bytes().to_vec(),
             1 => u64::from(input.u32()).to_le_bytes().to_vec(),
             2 => vec![0; 8],
             _ => (0..input.u8() % 64).map(|_| input.u8()).collect(),
@@ -83,7 +107,12 @@ fuzz_target!(|data: &[u8]| {
     }
     sim.close_pin(up);
     sim.close_pin(down);
-    close_handle(file_handle);
-    assert_eq!(file.references(), 0, "an allocator reference leaked");
+    for h in handles.into_iter().flatten() {
+        objects::close(h);
+    }
+    for a in addresses {
+        assert!(!objects::is_live(a), "an object reference leaked");
+    }
     assert_eq!(scope.bytes_outstanding(), 0, "pool leaked");
+    assert_eq!(objects::own_blocks_outstanding(), 0, "a KS-owned block leaked");
 });
