@@ -16,7 +16,7 @@
 //! - [`property`]: the property-set dispatch table and its handlers;
 //! - [`allocator`]: the frame pool behind `KSALLOCATOR_DISPATCH`;
 //! - [`pin`]: the per-pin state behind `KSPIN.Context`;
-//! - [`framing`]: the framing model and the pipe resolution rule;
+//! - [`framing`]: the pin's framing as a value, in KS's two forms;
 //! - [`ks`]: the Kernel Streaming ABI (`repr(C)` types, constants, GUIDs), no logic;
 //! - [`kernel`]: the platform boundary, the only module that knows which build it is in;
 //! - `model` (host build and the Wine stand-in, feature `model`): the model of Kernel

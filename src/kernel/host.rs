@@ -7,9 +7,6 @@
 //!   nothing leaked; freeing an unknown pointer or with the wrong tag panics, as the
 //!   kernel would bug check (BAD_POOL_CALLER);
 //! - **fault injection**: a scope can make its Nth pool allocation fail;
-//! - **a handle table** of fake objects with kernel and user handles, per-object
-//!   reference counts, closable (stale) handles and refusable handles, behind
-//!   `ObReferenceObjectByHandle`'s status codes;
 //! - **a captured log**: each thread's log lines, readable with [`take_log`].
 //!
 //! Panics here imitate bug checks and are deliberate: this module never runs in a
