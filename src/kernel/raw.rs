@@ -9,11 +9,20 @@
 //! 2004+), which is looked up at run time with MmGetSystemRoutineAddress, falling back
 //! to ExAllocatePoolWithTag(NonPagedPoolNx) as drivers for older Windows do.
 //!
+//! The driver references no object by handle (KSPROPERTY_STREAM_ALLOCATOR is AVStream's
+//! to answer, see the property module), so ObReferenceObjectByHandle, ObfDereferenceObject
+//! and `IoFileObjectType` are not imported. An earlier version passed `*IoFileObjectType`
+//! for a raw-dylib `static IoFileObjectType: *mut PVOID`: with raw-dylib the Rust static
+//! *is* ntoskrnl's exported variable (a `POBJECT_TYPE`; the C header's extra `*` stands
+//! for the import indirection that rustc already performs), so the dereference passed
+//! the first word of the OBJECT_TYPE and every real handle would have failed with
+//! STATUS_OBJECT_TYPE_MISMATCH. A data import declared through raw-dylib is used
+//! without a dereference.
+//!
 //! # Kernel contract
 //!
-//! As in the parent module: pool calls at IRQL <= DISPATCH_LEVEL, object referencing at
-//! PASSIVE_LEVEL, DbgPrintEx at any IRQL up to DIRQL (its arguments must be resident,
-//! which a stack buffer is).
+//! As in the parent module: pool calls at IRQL <= DISPATCH_LEVEL, DbgPrintEx at any IRQL
+//! up to DIRQL (its arguments must be resident, which a stack buffer is).
 
 use crate::ks::{NTSTATUS, NonPagedPoolNx, POOL_TYPE, PVOID};
 use core::sync::atomic::{AtomicUsize, Ordering};
