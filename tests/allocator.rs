@@ -64,7 +64,7 @@ fn every_validation_rule_is_invalid_parameter_and_allocates_nothing() {
     let _g = scope.enter();
     let options = |bits| KSALLOCATOR_FRAMING { OptionsFlags: bits, ..framing(2, 64, 0) };
     let cases = [
-        ("unknown OptionsFlags 0x4", options(0x4)),
+        ("unknown OptionsFlags 0x10", options(0x10)),
         ("unknown OptionsFlags 0x80000000", options(0x8000_0000)),
         ("too many frames", framing(MAX_FRAMES + 1, 16, 0)),
         ("zero frame size", framing(2, 0, 0)),

@@ -28,7 +28,7 @@
 //!
 //! - STATUS_INVALID_PARAMETER: null framing or context pointer, or a framing that
 //!   [`Geometry::from_framing`] rejects (FrameSize 0, OptionsFlags outside
-//!   KSALLOCATOR_OPTIONF_VALID, FileAlignment not 2^k − 1 or above PAGE_SIZE − 1, more
+//!   [`KNOWN_OPTIONS`], FileAlignment not 2^k − 1 or above PAGE_SIZE − 1, more
 //!   than [`MAX_FRAMES`] frames, too many bytes); Frames 0 is accepted and takes
 //!   [`DEFAULT_FRAMES`];
 //! - STATUS_INSUFFICIENT_RESOURCES: the pool refused one of the three allocations.
@@ -38,8 +38,8 @@
 mod pool;
 
 pub use pool::{
-    DEFAULT_FRAMES, DeleteOutcome, FRAME_POISON, FramePool, FreeError, FreeOutcome, Geometry, MAX_ALIGNMENT,
-    MAX_FRAMES, MAX_POOL_BYTES,
+    DEFAULT_FRAMES, DeleteOutcome, FRAME_POISON, FramePool, FreeError, FreeOutcome, Geometry, KNOWN_OPTIONS,
+    MAX_ALIGNMENT, MAX_FRAMES, MAX_POOL_BYTES,
 };
 
 use crate::ks::{

@@ -63,8 +63,10 @@ use super::AllocatorStats;
 use crate::kernel::sync::{AtomicU32, AtomicU64, Ordering};
 use crate::kernel::{POOL_TAG, PoolBox, PoolBuffer};
 use crate::ks::{
-    KSALLOCATOR_FRAMING, KSALLOCATOR_OPTIONF_VALID, NTSTATUS, STATUS_INSUFFICIENT_RESOURCES,
-    STATUS_INVALID_PARAMETER,
+    KSALLOCATOR_FRAMING, KSALLOCATOR_OPTIONF_COMPATIBLE, KSALLOCATOR_OPTIONF_SYSTEM_MEMORY,
+    KSALLOCATOR_REQUIREMENTF_FRAME_INTEGRITY, KSALLOCATOR_REQUIREMENTF_INPLACE_MODIFIER,
+    KSALLOCATOR_REQUIREMENTF_MUST_ALLOCATE, KSALLOCATOR_REQUIREMENTF_SYSTEM_MEMORY, NTSTATUS,
+    STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER,
 };
 use core::ptr::NonNull;
 
@@ -74,6 +76,16 @@ pub const MAX_FRAMES: u32 = 1024;
 /// The frame count of a framing whose Frames is 0 (\"no requirement\"): enough for a
 /// capture pin's usual double buffering with a frame in each of two downstream stages.
 pub const DEFAULT_FRAMES: u32 = 4;
+/// The flags a KSALLOCATOR_FRAMING's first field may carry in a create request: the
+/// KSALLOCATOR_OPTIONF_* options and the KSALLOCATOR_REQUIREMENTF_* requirements the
+/// union documents, as ReactOS's KsValidateAllocatorCreateRequest accepts them
+/// (`drivers/ksfilter/ks/allocators.c`, SupportedFlags). Anything else is refused.
+pub const KNOWN_OPTIONS: u32 = KSALLOCATOR_OPTIONF_COMPATIBLE
+    | KSALLOCATOR_OPTIONF_SYSTEM_MEMORY
+    | KSALLOCATOR_REQUIREMENTF_INPLACE_MODIFIER
+    | KSALLOCATOR_REQUIREMENTF_SYSTEM_MEMORY
+    | KSALLOCATOR_REQUIREMENTF_FRAME_INTEGRITY
+    | KSALLOCATOR_REQUIREMENTF_MUST_ALLOCATE;
 /// The most bytes one pool's frames may take together (Frames × aligned FrameSize).
 pub const MAX_POOL_BYTES: usize = 1 << 30;
 /// The largest alignment a framing may ask for: a page (as ReactOS's KS enforces).
@@ -138,7 +150,7 @@ impl Geometry {
     /// Validates a framing as InitializeAllocator receives it (the client's
     /// KsCreateAllocator request): Frames in 0..=[`MAX_FRAMES`], 0 meaning "no
     /// requirement" and taking [`DEFAULT_FRAMES`] (KSALLOCATOR_FRAMING docs); FrameSize >
-    /// 0; OptionsFlags within KSALLOCATOR_OPTIONF_VALID; FileAlignment of the form
+    /// 0; OptionsFlags within [`KNOWN_OPTIONS`]; FileAlignment of the form
     /// 2^k − 1 with 2^k <= [`MAX_ALIGNMENT`] (at most PAGE_SIZE − 1); Frames × aligned
     /// FrameSize without overflow and at most [`MAX_POOL_BYTES`]. Any violation:
     /// STATUS_INVALID_PARAMETER. PoolType is not a constraint (frames are always
@@ -146,7 +158,7 @@ impl Geometry {
     pub fn from_framing(framing: &KSALLOCATOR_FRAMING) -> Result<Self, NTSTATUS> {
         let frames = if framing.Frames == 0 { DEFAULT_FRAMES } else { framing.Frames };
         let frame_size = framing.FrameSize;
-        if frames > MAX_FRAMES || frame_size == 0 || framing.OptionsFlags & !KSALLOCATOR_OPTIONF_VALID != 0 {
+        if frames > MAX_FRAMES || frame_size == 0 || framing.OptionsFlags & !KNOWN_OPTIONS != 0 {
             return Err(STATUS_INVALID_PARAMETER);
         }
         let alignment = usize::try_from(framing.FileAlignment)

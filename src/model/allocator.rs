@@ -10,10 +10,12 @@
 //! `KsCreateDefaultAllocator` when the pin has none. [`create_on_pin`] is that create
 //! item:
 //!
-//! 1. `KsValidateAllocatorCreateRequest`: FrameSize 0 or OptionsFlags outside
-//!    KSALLOCATOR_OPTIONF_VALID → STATUS_INVALID_PARAMETER (ReactOS `allocators.c`
-//!    refuses FrameSize 0; the Windows source's check is `OptionsFlags &
-//!    ~KSALLOCATOR_OPTIONF_VALID`);
+//! 1. `KsValidateAllocatorCreateRequest`: FrameSize 0, or OptionsFlags outside
+//!    ReactOS's SupportedFlags (OPTIONF_COMPATIBLE | OPTIONF_SYSTEM_MEMORY |
+//!    REQUIREMENTF_INPLACE_MODIFIER | REQUIREMENTF_SYSTEM_MEMORY |
+//!    REQUIREMENTF_FRAME_INTEGRITY | REQUIREMENTF_MUST_ALLOCATE = 0xF) →
+//!    STATUS_INVALID_PARAMETER (ReactOS `allocators.c`; the shipped behaviour is not
+//!    recorded in KS-NOTES);
 //! 2. `KsCreateDefaultAllocatorEx`: FileAlignment > PAGE_SIZE − 1 →
 //!    STATUS_INVALID_PARAMETER (ReactOS `allocators.c`);
 //! 3. with a custom allocator: `InitializeAllocator(Pin, &framing, &Context)` gets the
@@ -53,7 +55,14 @@ pub struct AllocatorObject {
 /// KsValidateAllocatorCreateRequest and KsCreateDefaultAllocatorEx's own checks (module
 /// docs, steps 1 and 2).
 pub fn validate_create_request(framing: &KSALLOCATOR_FRAMING) -> Result<(), NTSTATUS> {
-    if framing.FrameSize == 0 || framing.OptionsFlags & !KSALLOCATOR_OPTIONF_VALID != 0 {
+    // ReactOS's SupportedFlags, spelled out here (the model takes nothing of the driver).
+    const SUPPORTED_FLAGS: u32 = KSALLOCATOR_OPTIONF_COMPATIBLE
+        | KSALLOCATOR_OPTIONF_SYSTEM_MEMORY
+        | KSALLOCATOR_REQUIREMENTF_INPLACE_MODIFIER
+        | KSALLOCATOR_REQUIREMENTF_SYSTEM_MEMORY
+        | KSALLOCATOR_REQUIREMENTF_FRAME_INTEGRITY
+        | KSALLOCATOR_REQUIREMENTF_MUST_ALLOCATE;
+    if framing.FrameSize == 0 || framing.OptionsFlags & !SUPPORTED_FLAGS != 0 {
         return Err(STATUS_INVALID_PARAMETER);
     }
     if framing.FileAlignment > 4096 - 1 {
