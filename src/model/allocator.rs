@@ -33,7 +33,6 @@
 
 use super::ObjectManager;
 use crate::ks::*;
-use core::ffi::c_void;
 
 /// KsCreateDefaultAllocatorEx's object: the framing, the pin's callbacks and context.
 #[repr(C)]
@@ -200,10 +199,3 @@ pub unsafe extern "system" fn free_frame(file: *mut FILE_OBJECT, frame: PVOID) {
     }
     object.freed = object.freed.wrapping_add(1);
 }
-
-/// Unused-parameter helper for environments: the FILE_OBJECT pointer of an object.
-pub fn file_object(object: &mut AllocatorObject) -> *mut FILE_OBJECT {
-    (object as *mut AllocatorObject).cast()
-}
-
-const _: () = assert!(core::mem::size_of::<*mut c_void>() == 8);
