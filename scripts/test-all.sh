@@ -38,7 +38,9 @@ cargo "+$NIGHTLY" miri --version
 x86_64-w64-mingw32-gcc --version | head -n1
 /usr/lib/wine/wine64 --version
 
-CROSS=(--target x86_64-pc-windows-msvc --no-default-features)
+# The cross build's linker and kernel link arguments are in .cargo/cross.toml, passed
+# explicitly so that they never reach a WDK build of the same triple.
+CROSS=(--config .cargo/cross.toml --target x86_64-pc-windows-msvc --no-default-features)
 
 # --- Static checks --------------------------------------------------------------------
 step "cargo fmt --check"
@@ -50,6 +52,9 @@ step "clippy: driver code on Linux (no host feature)"
 cargo clippy --lib --locked -- -D warnings
 step "clippy: cross build"
 cargo clippy --lib --release --locked "${CROSS[@]}" -- -D warnings
+
+step "the Windows flavour (wdk feature): check + clippy against the wdk shim, and mutations that must fail"
+bash scripts/check-wdk.sh
 
 step "no wdk crate in the Linux dependency graph"
 if cargo tree --locked --target x86_64-unknown-linux-gnu -e normal,build | grep -i wdk; then

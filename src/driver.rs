@@ -24,7 +24,7 @@ pub unsafe extern "system" fn DriverEntry(
     driver: *mut DRIVER_OBJECT,
     registry_path: *const UNICODE_STRING,
 ) -> NTSTATUS {
-    crate::log!("DriverEntry backend={} pool={}", crate::kernel::BACKEND, raw::pool_routine_name());
+    crate::log!("DriverEntry backend={} pool={}", crate::kernel::BACKEND, crate::kernel::pool_routine_name());
     // SAFETY: DriverEntry's arguments (KMDF driver object first; nothing in the cross
     // build).
     let status = unsafe { crate::hosting::driver_create(driver, registry_path) };
@@ -36,6 +36,10 @@ pub unsafe extern "system" fn DriverEntry(
     // and DEVICE_DESCRIPTOR (crate::avstream) is a static.
     let status = unsafe { raw::ks_initialize_driver(driver, registry_path, &DEVICE_DESCRIPTOR) };
     crate::log!("DriverEntry status={:#010x}", status as u32);
+    if crate::ks::NT_SUCCESS(status) {
+        // SAFETY: DriverEntry's driver object, after KsInitializeDriver succeeded.
+        unsafe { crate::hosting::wrap_unload(driver) };
+    }
     status
 }
 

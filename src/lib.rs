@@ -7,7 +7,8 @@
 //! - **host** (feature `host`, any OS): a `std` build of the same code with a host
 //!   kernel backend that accounts for every pool byte and can inject faults; tests,
 //!   examples and benches use it;
-//! - **cross** (`--target x86_64-pc-windows-msvc --no-default-features` on Linux): a
+//! - **cross** (`--config .cargo/cross.toml --target x86_64-pc-windows-msvc
+//!   --no-default-features` on Linux): a
 //!   real PE32+ kernel image from the same source, importing only kernel exports.
 //!
 //! Layers, each a module; a layer uses only the ones below it:

@@ -87,6 +87,7 @@ fn rust_facts() -> BTreeMap<String, String> {
         RECT { bottom, left, right, top },
         SIZE { cx, cy },
         UNICODE_STRING { Buffer, Length, MaximumLength },
+        DRIVER_OBJECT { DeviceObject, DriverName, DriverUnload, MajorFunction },
     }
     // The WDK's KSDEVICE_DESCRIPTOR has `Flags` after `Version`; mingw-w64's does not.
     // Same size (checked above); the field's place is checked here, by hand.

@@ -1,6 +1,7 @@
 //! The cross-built kernel image, checked with the `object` crate.
 //!
-//! `cargo build --release --target x86_64-pc-windows-msvc --no-default-features` must
+//! `cargo --config .cargo/cross.toml build --release --target x86_64-pc-windows-msvc
+//! --no-default-features` must
 //! give a PE32+ kernel image that Windows would load as a driver: AMD64, NATIVE
 //! subsystem, NX-compatible and relocatable, page-aligned sections, a valid checksum,
 //! `DriverEntry` as its entry point, imports only from ntoskrnl.exe, HAL.dll and ks.sys

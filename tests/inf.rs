@@ -180,3 +180,75 @@ fn every_interface_reference_string_names_a_filter_of_the_device() {
     // SAFETY: a static GUID.
     assert_eq!(unsafe { *filters[0].ReferenceGuid }, ksframe::ks::KSNAME_Filter);
 }
+
+/// The cargo-make flow and `cargo wdk build` stamp `<crate root>/<crate name>.inx`; the
+/// design keeps the INF under `inf/`. The two are one file: this test fails when they
+/// differ (copy inf/ksframe.inx over ksframe.inx after editing it).
+#[test]
+fn the_inx_at_the_crate_root_is_the_one_under_inf() {
+    let root = include_str!("../ksframe.inx");
+    let inf = include_str!("../inf/ksframe.inx");
+    assert!(root == inf, "ksframe.inx and inf/ksframe.inx differ: copy inf/ksframe.inx to ksframe.inx");
+    assert_eq!(env!("CARGO_PKG_NAME"), "ksframe", "the flow looks for <crate name>.inx");
+}
+
+/// What stampinf does to the INX in the cargo-make / cargo-wdk flow (the "StampInf"
+/// docs page; windows-drivers-rs's rust-driver-makefile.toml runs it with `-d * -a
+/// <arch> -v * -k <kmdf major.minor>`): `$ARCH$` becomes the architecture, `$KMDFVERSION$`
+/// the KMDF version, and the [Version] section's DriverVer gets a date and version.
+fn stamp(inx: &str, arch: &str, kmdf: &str) -> String {
+    inx.lines()
+        .map(|line| {
+            if line.trim_start().starts_with("DriverVer") {
+                "DriverVer   = 11/30/2026,0.1.0.0".to_string()
+            } else {
+                line.replace("$ARCH$", arch).replace("$KMDFVERSION$", kmdf)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn every_token_is_one_stampinf_fills_and_the_stamped_inf_is_complete() {
+    let inx = include_str!("../ksframe.inx");
+    // Every $TOKEN$ outside comments and the Signature literal is one stampinf fills.
+    let mut tokens = std::collections::BTreeSet::new();
+    for line in inx.lines() {
+        let line = line.split(';').next().unwrap_or("");
+        if line.trim_start().starts_with("Signature") {
+            continue;
+        }
+        let parts: Vec<&str> = line.split('$').collect();
+        for token in parts.iter().skip(1).step_by(2) {
+            tokens.insert(token.to_string());
+        }
+    }
+    assert_eq!(tokens.into_iter().collect::<Vec<_>>(), ["ARCH", "KMDFVERSION"]);
+
+    // The KMDF version the flow passes comes from [package.metadata.wdk.driver-model].
+    let manifest = include_str!("../Cargo.toml");
+    let field = |key: &str| -> String {
+        let line = manifest.lines().find(|l| l.trim_start().starts_with(key)).unwrap();
+        line.split('=').nth(1).unwrap().trim().to_string()
+    };
+    assert_eq!(field("driver-type"), "\"KMDF\"");
+    let kmdf = format!("{}.{}", field("kmdf-version-major"), field("target-kmdf-version-minor"));
+    assert_eq!(kmdf, "1.33");
+
+    let stamped = stamp(inx, "amd64", &kmdf);
+    let s = parse(&stamped);
+    assert!(!stamped.lines().any(|l| {
+        let l = l.split(';').next().unwrap_or("");
+        l.contains('$') && !l.trim_start().starts_with("Signature")
+    }));
+    let driver_ver = values(&s, "Version", "DriverVer");
+    assert_eq!(driver_ver.len(), 1);
+    let (date, version) = driver_ver[0].split_once(',').unwrap();
+    assert_eq!(date.split('/').count(), 3, "DriverVer date mm/dd/yyyy");
+    assert_eq!(version.split('.').count(), 4, "DriverVer version w.x.y.z");
+    // The manufacturer's decorated models section exists for amd64.
+    assert_eq!(values(&s, "Manufacturer", "%ManufacturerName%"), ["Standard,NTamd64.10.0...16299"]);
+    assert!(s.contains_key("standard.ntamd64.10.0...16299"));
+    assert_eq!(values(&s, "ksframe_wdfsect", "KmdfLibraryVersion"), ["1.33"]);
+}

@@ -361,7 +361,8 @@ unsafe impl Sync for FilterList {}
 
 static FILTERS: FilterList = FilterList([&FILTER_DESCRIPTOR]);
 
-/// The device dispatch: Add and Start (a software device: no resources to claim).
+/// The device dispatch: Add, Start and Remove (a software device: no resources to
+/// claim; Add and Remove bind and unbind KMDF in the driver build).
 pub static DEVICE_DISPATCH: KSDEVICE_DISPATCH = KSDEVICE_DISPATCH {
     Add: Some(device_add),
     Start: Some(device_start),
@@ -371,7 +372,7 @@ pub static DEVICE_DISPATCH: KSDEVICE_DISPATCH = KSDEVICE_DISPATCH {
     Stop: None,
     QueryRemove: None,
     CancelRemove: None,
-    Remove: None,
+    Remove: Some(device_remove),
     QueryCapabilities: None,
     SurpriseRemoval: None,
     QueryPower: None,
@@ -712,6 +713,17 @@ pub unsafe extern "system" fn intersect_handler(
 pub unsafe extern "system" fn device_add(device: *mut KSDEVICE) -> NTSTATUS {
     crate::log!("device add {:p}", device);
     crate::hosting::device_add(device)
+}
+
+/// `KSDEVICE_DISPATCH.Remove`: in the KMDF build the device's WDFDEVICE is deleted here
+/// (see src/hosting.rs).
+///
+/// # Safety
+///
+/// Called by AVStream with the device and its remove IRP.
+pub unsafe extern "system" fn device_remove(device: *mut KSDEVICE, _irp: *mut IRP) {
+    crate::log!("device remove {:p}", device);
+    crate::hosting::device_remove(device)
 }
 
 /// `KSDEVICE_DISPATCH.Start`: no hardware resources to claim.

@@ -53,6 +53,13 @@ use raw as backend;
 /// Which backend this build uses, for logs and tests.
 pub const BACKEND: &str = backend::NAME;
 
+/// The pool routine the kernel backend allocates with (raw: ExAllocatePool2 when the
+/// kernel has it, else ExAllocatePoolWithTag), for the load log.
+#[cfg(not(feature = "host"))]
+pub fn pool_routine_name() -> &'static str {
+    backend::pool_routine_name()
+}
+
 /// The size of a page on x64; the largest alignment [`PoolBuffer`] accepts.
 pub const PAGE_SIZE: usize = 4096;
 

@@ -24,12 +24,17 @@
 //! As in the parent module: pool calls at IRQL <= DISPATCH_LEVEL, DbgPrintEx at any IRQL
 //! up to DIRQL (its arguments must be resident, which a stack buffer is).
 
-use crate::ks::{NTSTATUS, NonPagedPoolNx, POOL_TYPE, PVOID};
+use crate::ks::{NTSTATUS, PVOID};
+#[cfg(not(all(feature = "wdk", windows)))]
+use crate::ks::{NonPagedPoolNx, POOL_TYPE};
+#[cfg(not(all(feature = "wdk", windows)))]
 use core::sync::atomic::{AtomicUsize, Ordering};
 
+#[cfg(not(all(feature = "wdk", windows)))]
 pub(super) const NAME: &str = "raw";
 
 /// `POOL_FLAG_NON_PAGED` for ExAllocatePool2 (wdm.h).
+#[cfg(not(all(feature = "wdk", windows)))]
 const POOL_FLAG_NON_PAGED: u64 = 0x0000_0000_0000_0040;
 /// `DPFLTR_IHVDRIVER_ID` (dpfilter.h): the component id for third-party drivers.
 const DPFLTR_IHVDRIVER_ID: u32 = 77;
@@ -37,6 +42,7 @@ const DPFLTR_IHVDRIVER_ID: u32 = 77;
 const DPFLTR_INFO_LEVEL: u32 = 3;
 
 /// `UNICODE_STRING` as MmGetSystemRoutineAddress takes it.
+#[cfg(not(all(feature = "wdk", windows)))]
 #[repr(C)]
 struct UnicodeStr {
     length: u16,
@@ -44,8 +50,10 @@ struct UnicodeStr {
     buffer: *const u16,
 }
 
+#[cfg(not(all(feature = "wdk", windows)))]
 type ExAllocatePool2Fn = unsafe extern "system" fn(flags: u64, bytes: usize, tag: u32) -> PVOID;
 
+#[cfg(not(all(feature = "wdk", windows)))]
 #[cfg_attr(windows, link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim"))]
 unsafe extern "system" {
     fn ExAllocatePoolWithTag(pool_type: POOL_TYPE, bytes: usize, tag: u32) -> PVOID;
@@ -59,11 +67,14 @@ unsafe extern "C" {
 }
 
 /// The resolved ExAllocatePool2, or 1 when it is absent, or 0 before the first lookup.
+#[cfg(not(all(feature = "wdk", windows)))]
 static EX_ALLOCATE_POOL2: AtomicUsize = AtomicUsize::new(0);
+#[cfg(not(all(feature = "wdk", windows)))]
 const ABSENT: usize = 1;
 
 /// UTF-16 of "ExAllocatePool2", built at compile time (an out-of-bounds index here would
 /// be a compile error, not a run-time panic).
+#[cfg(not(all(feature = "wdk", windows)))]
 #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 const EX_ALLOCATE_POOL2_NAME: [u16; 15] = {
     let s = b"ExAllocatePool2";
@@ -77,9 +88,11 @@ const EX_ALLOCATE_POOL2_NAME: [u16; 15] = {
 };
 
 /// Its length in bytes, as UNICODE_STRING counts it.
+#[cfg(not(all(feature = "wdk", windows)))]
 #[allow(clippy::arithmetic_side_effects)]
 const EX_ALLOCATE_POOL2_BYTES: u16 = (EX_ALLOCATE_POOL2_NAME.len() * 2) as u16;
 
+#[cfg(not(all(feature = "wdk", windows)))]
 fn ex_allocate_pool2() -> Option<ExAllocatePool2Fn> {
     let mut cached = EX_ALLOCATE_POOL2.load(Ordering::Acquire);
     if cached == 0 {
@@ -105,10 +118,12 @@ fn ex_allocate_pool2() -> Option<ExAllocatePool2Fn> {
 }
 
 /// Which allocator the raw backend uses on this kernel, for the load log.
-pub(crate) fn pool_routine_name() -> &'static str {
+#[cfg(not(all(feature = "wdk", windows)))]
+pub(super) fn pool_routine_name() -> &'static str {
     if ex_allocate_pool2().is_some() { "ExAllocatePool2" } else { "ExAllocatePoolWithTag" }
 }
 
+#[cfg(not(all(feature = "wdk", windows)))]
 pub(super) unsafe fn pool_alloc(bytes: usize, tag: u32) -> *mut u8 {
     match ex_allocate_pool2() {
         // SAFETY: documented ntoskrnl calls with a non-paged pool request; callers stay
@@ -119,6 +134,7 @@ pub(super) unsafe fn pool_alloc(bytes: usize, tag: u32) -> *mut u8 {
     }
 }
 
+#[cfg(not(all(feature = "wdk", windows)))]
 pub(super) unsafe fn pool_free(ptr: *mut u8, tag: u32) {
     // SAFETY: the caller passes a block from pool_alloc with its tag (parent contract).
     unsafe { ExFreePoolWithTag(ptr.cast(), tag) }
@@ -159,6 +175,7 @@ unsafe extern "system" {
     ) -> NTSTATUS;
 }
 
+#[cfg(not(all(feature = "wdk", windows)))]
 #[cfg_attr(windows, link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim"))]
 unsafe extern "system" {
     fn KeBugCheckEx(code: u32, p1: usize, p2: usize, p3: usize, p4: usize) -> !;
@@ -208,7 +225,9 @@ pub(crate) unsafe fn ks_initialize_driver(
 }
 
 /// Stops the machine with MANUALLY_INITIATED_CRASH (0xE2) and `KsFr` + `line` as
-/// parameters: what a panic in the kernel build does (there is no unwinding).
+/// parameters: what a panic in the cross build does (there is no unwinding; the driver
+/// build uses wdk-panic's handler).
+#[cfg(not(all(feature = "wdk", windows)))]
 pub(crate) fn bug_check(line: u32) -> ! {
     // SAFETY: KeBugCheckEx may be called at any IRQL and does not return.
     unsafe { KeBugCheckEx(0xE2, super::POOL_TAG as usize, line as usize, 0, 0) }

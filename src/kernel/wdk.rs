@@ -10,6 +10,11 @@ pub(super) use super::raw::{advance_and_unlock, ks_edit, leading_edge, log, pin_
 
 pub(super) const NAME: &str = "wdk";
 
+/// The pool routine this backend uses, for the load log.
+pub(super) fn pool_routine_name() -> &'static str {
+    "ExAllocatePool2"
+}
+
 pub(super) unsafe fn pool_alloc(bytes: usize, tag: u32) -> *mut u8 {
     // SAFETY: ExAllocatePool2 with POOL_FLAG_NON_PAGED at IRQL <= DISPATCH_LEVEL (the
     // parent module's contract); it returns null on failure.

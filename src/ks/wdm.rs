@@ -28,11 +28,34 @@ pub struct UNICODE_STRING {
     pub Buffer: *mut u16,
 }
 
-/// Opaque kernel objects, only ever used behind pointers.
+/// `PDRIVER_UNLOAD` (wdm.h).
+pub type PDRIVER_UNLOAD = Option<unsafe extern "system" fn(DriverObject: *mut DRIVER_OBJECT)>;
+/// `PDRIVER_DISPATCH` (wdm.h).
+pub type PDRIVER_DISPATCH =
+    Option<unsafe extern "system" fn(DeviceObject: *mut DEVICE_OBJECT, Irp: *mut IRP) -> NTSTATUS>;
+
+/// `DRIVER_OBJECT` (wdm.h). The driver reads and writes `DriverUnload` only (the KMDF
+/// build wraps KS's unload); the other fields are the kernel's.
 #[repr(C)]
 pub struct DRIVER_OBJECT {
-    _opaque: [u8; 0],
+    pub Type: i16,
+    pub Size: i16,
+    pub DeviceObject: *mut DEVICE_OBJECT,
+    pub Flags: u32,
+    pub DriverStart: PVOID,
+    pub DriverSize: u32,
+    pub DriverSection: PVOID,
+    pub DriverExtension: PVOID,
+    pub DriverName: UNICODE_STRING,
+    pub HardwareDatabase: *mut UNICODE_STRING,
+    pub FastIoDispatch: PVOID,
+    pub DriverInit: PVOID,
+    pub DriverStartIo: PVOID,
+    pub DriverUnload: PDRIVER_UNLOAD,
+    pub MajorFunction: [PDRIVER_DISPATCH; 28],
 }
+
+/// Opaque kernel objects, only ever used behind pointers.
 #[repr(C)]
 pub struct DEVICE_OBJECT {
     _opaque: [u8; 0],
@@ -175,9 +198,11 @@ super::assert_layout! {
     LIST_ENTRY => 16, 8;
     IO_STATUS_BLOCK => 16, 8;
     UNICODE_STRING => 16, 8;
+    DRIVER_OBJECT => 0x150, 8;
     IRP => 0xD0, 8;
     IO_STACK_LOCATION => 0x48, 8;
 }
+super::assert_offsets!(DRIVER_OBJECT { DriverName => 0x38, DriverUnload => 0x68, MajorFunction => 0x70 });
 super::assert_offsets!(IRP {
     MdlAddress => 8,
     IoStatus => 0x30,

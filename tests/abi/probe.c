@@ -33,6 +33,9 @@ void probe(void) {
     OFF(IO_STATUS_BLOCK, Status); OFF(IO_STATUS_BLOCK, Information);
     SIZE(UNICODE_STRING);
     OFF(UNICODE_STRING, Length); OFF(UNICODE_STRING, MaximumLength); OFF(UNICODE_STRING, Buffer);
+    SIZE(DRIVER_OBJECT);
+    OFF(DRIVER_OBJECT, DeviceObject); OFF(DRIVER_OBJECT, DriverName); OFF(DRIVER_OBJECT, DriverUnload);
+    OFF(DRIVER_OBJECT, MajorFunction);
     SIZE(IRP);
     OFF(IRP, Type); OFF(IRP, Size); OFF(IRP, MdlAddress); OFF(IRP, Flags);
     OFF(IRP, AssociatedIrp.MasterIrp); OFF(IRP, AssociatedIrp.IrpCount); OFF(IRP, AssociatedIrp.SystemBuffer);

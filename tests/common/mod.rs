@@ -15,7 +15,8 @@ pub fn repo_root() -> &'static Path {
 /// Builds `package` (a manifest path relative to the repository root) for the cross
 /// target in release mode, in its own target directory under `target/`, and returns
 /// the path of `<lib_name>.dll`. Runs from the repository root so that
-/// `.cargo/config.toml` (linker, kernel link arguments) and `rust-toolchain.toml` apply.
+/// `rust-toolchain.toml` applies, with `.cargo/cross.toml` (linker, kernel link
+/// arguments) passed explicitly.
 pub fn build_cross_image(manifest: &str, lib_name: &str, target_subdir: &str) -> PathBuf {
     build_cross_image_with(manifest, lib_name, target_subdir, &[])
 }
@@ -32,6 +33,8 @@ pub fn build_cross_image_with(
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
         .current_dir(root)
+        .arg("--config")
+        .arg(root.join(".cargo").join("cross.toml"))
         .args(["build", "--release", "--no-default-features", "--target", CROSS_TARGET, "--manifest-path"])
         .arg(root.join(manifest))
         .args(extra)
