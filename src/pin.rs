@@ -13,8 +13,8 @@
 
 use crate::allocator::FramePool;
 use crate::framing::Framing;
-use crate::ks::{GUID, KSPIN, KSSTATE, KSSTATE_STOP};
-use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use crate::ks::{GUID, KSPIN};
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 /// The state of one pin instance.
 ///
@@ -29,7 +29,6 @@ pub struct PinState {
     alignment_mask: AtomicU32,
     requirements: AtomicU32,
     memory_type: GUID,
-    device_state: AtomicI32,
     pool: AtomicPtr<FramePool>,
     /// Frames this pin produced (capture) or consumed (sink).
     frames_processed: AtomicU64,
@@ -46,7 +45,6 @@ impl PinState {
             alignment_mask: AtomicU32::new(framing.alignment_mask),
             requirements: AtomicU32::new(framing.requirements),
             memory_type: framing.memory_type,
-            device_state: AtomicI32::new(KSSTATE_STOP),
             pool: AtomicPtr::new(core::ptr::null_mut()),
             frames_processed: AtomicU64::new(0),
             pattern_errors: AtomicU64::new(0),
@@ -101,16 +99,6 @@ impl PinState {
         self.frame_size.store(framing.frame_size, Ordering::Relaxed);
         self.alignment_mask.store(framing.alignment_mask, Ordering::Relaxed);
         self.requirements.store(framing.requirements, Ordering::Relaxed);
-    }
-
-    /// The pin's KSSTATE.
-    pub fn device_state(&self) -> KSSTATE {
-        self.device_state.load(Ordering::Acquire)
-    }
-
-    /// Records a state change (from the SetDeviceState dispatch).
-    pub fn set_device_state(&self, state: KSSTATE) {
-        self.device_state.store(state, Ordering::Release);
     }
 
     /// The pool KS initialised through this pin's KSALLOCATOR_DISPATCH, if any.

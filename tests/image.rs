@@ -327,8 +327,8 @@ fn import_libraries_list_the_kernel_exports_the_driver_needs() {
     let exports = kernel_exports();
     for (module, name) in [
         ("ntoskrnl.exe", "ExAllocatePoolWithTag"),
-        ("ntoskrnl.exe", "ObReferenceObjectByHandle"),
-        ("ntoskrnl.exe", "IoFileObjectType"),
+        ("ntoskrnl.exe", "MmGetSystemRoutineAddress"),
+        ("ntoskrnl.exe", "KeBugCheckEx"),
         ("ks.sys", "KsInitializeDriver"),
         ("hal.dll", "KeQueryPerformanceCounter"),
     ] {

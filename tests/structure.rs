@@ -53,7 +53,7 @@ fn layers_import_only_downwards_and_the_model_stays_apart() {
         match layer {
             "ks" => &["ks"],
             "kernel" => &["ks", "kernel", "log"],
-            "framing" => &["ks", "framing"],
+            "framing" => &["ks", "kernel", "framing"],
             "allocator" => &["ks", "kernel", "framing", "allocator", "log"],
             "pin" => &["ks", "kernel", "framing", "allocator", "pin"],
             "property" => &["ks", "kernel", "framing", "allocator", "pin", "property", "log"],

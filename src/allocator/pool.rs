@@ -73,7 +73,7 @@ use core::ptr::NonNull;
 /// The most frames one pool holds: a documented ceiling (KS pins use a handful; up to
 /// 63 keeps every operation on one bitmap word).
 pub const MAX_FRAMES: u32 = 1024;
-/// The frame count of a framing whose Frames is 0 (\"no requirement\"): enough for a
+/// The frame count of a framing whose Frames is 0 ("no requirement"): enough for a
 /// capture pin's usual double buffering with a frame in each of two downstream stages.
 pub const DEFAULT_FRAMES: u32 = 4;
 /// The flags a KSALLOCATOR_FRAMING's first field may carry in a create request: the

@@ -497,16 +497,13 @@ pub unsafe extern "system" fn pin_close(pin: *mut KSPIN, _irp: *mut IRP) -> NTST
     STATUS_SUCCESS
 }
 
-/// `KSPIN_DISPATCH.SetDeviceState`: records the state.
+/// `KSPIN_DISPATCH.SetDeviceState`: logs the transition (AVStream keeps the state in
+/// `KSPIN.DeviceState`; nothing of the pin depends on it).
 ///
 /// # Safety
 ///
 /// Called by AVStream with a live pin.
-pub unsafe extern "system" fn pin_set_device_state(pin: *mut KSPIN, to: KSSTATE, from: KSSTATE) -> NTSTATUS {
-    // SAFETY: AVStream passes a live pin whose Context is its PinState.
-    if let Some(state) = unsafe { PinState::of(pin) } {
-        state.set_device_state(to);
-    }
+pub unsafe extern "system" fn pin_set_device_state(_pin: *mut KSPIN, to: KSSTATE, from: KSSTATE) -> NTSTATUS {
     crate::log!("pin state {} -> {}", from, to);
     STATUS_SUCCESS
 }

@@ -57,7 +57,10 @@ impl Framing {
     /// (KSALLOCATOR_FRAMING docs; ReactOS refuses FileAlignment above PAGE_SIZE − 1).
     /// STATUS_INVALID_PARAMETER otherwise.
     pub fn validate(&self) -> Result<(), NTSTATUS> {
-        let alignment = self.alignment_mask.checked_add(1).filter(|a| a.is_power_of_two() && *a <= 4096);
+        let alignment = self
+            .alignment_mask
+            .checked_add(1)
+            .filter(|a| a.is_power_of_two() && *a as usize <= crate::kernel::PAGE_SIZE);
         if self.frames == 0 || self.frame_size == 0 || alignment.is_none() {
             return Err(STATUS_INVALID_PARAMETER);
         }
