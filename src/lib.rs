@@ -17,6 +17,8 @@
 //! - [`property`]: the property-set dispatch table and its handlers;
 //! - [`allocator`]: the frame pool behind `KSALLOCATOR_DISPATCH`;
 //! - [`pin`]: the per-pin state behind `KSPIN.Context`;
+//! - [`pacing`]: the capture pin's camera: frames paced by a timer DPC, timestamps,
+//!   dropped frames;
 //! - [`framing`]: the pin's framing as a value, in KS's two forms;
 //! - [`ks`]: the Kernel Streaming ABI (`repr(C)` types, constants, GUIDs), no logic;
 //! - [`kernel`]: the platform boundary, the only module that knows which build it is in;
@@ -60,6 +62,7 @@ pub mod framing;
 mod hosting;
 pub mod kernel;
 pub mod ks;
+pub mod pacing;
 #[cfg(any(feature = "host", feature = "model"))]
 pub mod model;
 pub mod pin;

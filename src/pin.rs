@@ -14,6 +14,7 @@
 use crate::allocator::FramePool;
 use crate::framing::Framing;
 use crate::ks::{GUID, KSPIN};
+use crate::pacing::Pacer;
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 /// The state of one pin instance.
@@ -34,6 +35,9 @@ pub struct PinState {
     frames_processed: AtomicU64,
     /// Sink: frames whose pattern was damaged or out of sequence.
     pattern_errors: AtomicU64,
+    /// Capture: the camera's pacing (initialised in place by [`PinState::init_pacer`]).
+    pacer: Pacer,
+    pacer_ready: core::sync::atomic::AtomicBool,
 }
 
 impl PinState {
@@ -48,7 +52,28 @@ impl PinState {
             pool: AtomicPtr::new(core::ptr::null_mut()),
             frames_processed: AtomicU64::new(0),
             pattern_errors: AtomicU64::new(0),
+            pacer: Pacer::new(),
+            pacer_ready: core::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Initialises the pacer's timer and DPC for `pin`, once the state is at its final
+    /// address (pin Create).
+    ///
+    /// # Safety
+    ///
+    /// `self` is in non-paged pool and stays there until dropped; `pin` outlives it.
+    /// IRQL <= DISPATCH_LEVEL.
+    pub unsafe fn init_pacer(&self, pin: *mut KSPIN) {
+        if !self.pacer_ready.swap(true, Ordering::AcqRel) {
+            // SAFETY: the caller's contract; the first and only initialisation.
+            unsafe { self.pacer.init(pin) };
+        }
+    }
+
+    /// The capture pin's pacer (initialised when [`PinState::init_pacer`] ran).
+    pub fn pacer(&self) -> &Pacer {
+        &self.pacer
     }
 
     /// Counts a processed frame; returns its number (0 for the first).
@@ -116,9 +141,15 @@ impl PinState {
         let _ = self.pool.compare_exchange(pool, core::ptr::null_mut(), Ordering::AcqRel, Ordering::Acquire);
     }
 
-    /// Releases what the pin holds at Close: the link from a pool still alive to this
-    /// state (so a later DeleteAllocator does not reach it).
+    /// Releases what the pin holds at Close: the pacer's timer, DPC and clock, and the
+    /// link from a pool still alive to this state (so a later DeleteAllocator does not
+    /// reach it).
     pub fn close(&self) {
+        if self.pacer_ready.swap(false, Ordering::AcqRel) {
+            // SAFETY: an initialised pacer; Close runs at PASSIVE_LEVEL. After this no
+            // timer is set and no DPC is queued or running, so the state can go.
+            unsafe { self.pacer.stop() };
+        }
         let pool = self.pool.swap(core::ptr::null_mut(), Ordering::AcqRel);
         // SAFETY: a pool recorded here is live until DeleteAllocator, which detaches it
         // from this state first; KS serialises DeleteAllocator with the pin's Close

@@ -31,6 +31,12 @@ fn rust_facts() -> BTreeMap<String, String> {
     }
     layout! {
         GUID { Data1, Data2, Data3, Data4 },
+        KDPC { Type, Importance, Number, DpcListEntry, DeferredRoutine, DeferredContext, SystemArgument1, SystemArgument2, DpcData },
+        DISPATCHER_HEADER { Lock, SignalState, WaitListHead },
+        KTIMER { Header, DueTime, TimerListEntry, Dpc, Processor, Period },
+        KSCLOCK_FUNCTIONTABLE { GetTime, GetPhysicalTime, GetCorrelatedTime, GetCorrelatedPhysicalTime },
+        KS_FRAME_INFO { ExtendedHeaderSize, dwFrameFlags, PictureNumber, DropCount, hDirectDraw, hSurfaceHandle, DirectDrawRect, Reserved1, Reserved2, Reserved3, Reserved4 },
+        KSPROPERTY_DROPPEDFRAMES_CURRENT_S { Property, PictureNumber, DropCount, AverageFrameSize },
         IO_STACK_LOCATION { CompletionRoutine, Context, Control, DeviceObject, FileObject, Flags, MajorFunction, MinorFunction, Parameters.DeviceIoControl.InputBufferLength, Parameters.DeviceIoControl.IoControlCode, Parameters.DeviceIoControl.OutputBufferLength, Parameters.DeviceIoControl.Type3InputBuffer, Parameters.Others },
         IO_STATUS_BLOCK { Information, Status },
         IRP { AllocationFlags, ApcEnvironment, AssociatedIrp.IrpCount, AssociatedIrp.MasterIrp, AssociatedIrp.SystemBuffer, Cancel, CancelIrql, CancelRoutine, CurrentLocation, Flags, IoStatus, MdlAddress, Overlay.AllocationSize, Overlay.AsynchronousParameters, PendingReturned, RequestorMode, Size, StackCount, Tail.Apc, Tail.CompletionKey, Tail.Overlay.AuxiliaryBuffer, Tail.Overlay.CurrentStackLocation, Tail.Overlay.DriverContext, Tail.Overlay.ListEntry, Tail.Overlay.OriginalFileObject, Tail.Overlay.Thread, ThreadListEntry, Type, UserBuffer, UserEvent, UserIosb },

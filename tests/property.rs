@@ -1,6 +1,6 @@
 //! The pins' properties through the model of KS (KsPropertyHandler over the pin's table
 //! merged over AVStream's), table-driven: every property the pins answer (theirs and
-//! AVStream's own items) × every verb (and unknown ones) × output lengths {0, 1, 4,
+//! AVStream's own items, and the capture pin's dropped-frames property) × every verb (and unknown ones) × output lengths {0, 1, 4,
 //! required − 1, required, required + 100} × input lengths {12, 24, 64}, each against
 //! the exact NTSTATUS and Information of the shipped ks.sys (KS-NOTES, "KsPropertyHandler
 //! as the shipped ks.sys does it"; the rules are written out again below, independently
@@ -31,9 +31,13 @@ struct Spec {
     value: u32,
     /// The handler does the size protocol itself (MinData 0).
     variable: bool,
+    /// MinProperty: the input a request must carry.
+    min_property: u32,
+    /// What a Get that passes KS's checks returns (Information 0 on failure).
+    get_status: NTSTATUS,
 }
 
-const SPECS: [Spec; 7] = [
+const SPECS: [Spec; 8] = [
     Spec {
         name: "ALLOCATORFRAMING",
         set: KSPROPSETID_Connection,
@@ -43,6 +47,8 @@ const SPECS: [Spec; 7] = [
         min_data: 24,
         value: 24,
         variable: false,
+        min_property: 24,
+        get_status: STATUS_SUCCESS,
     },
     Spec {
         name: "ALLOCATORFRAMING_EX",
@@ -53,6 +59,8 @@ const SPECS: [Spec; 7] = [
         min_data: 0,
         value: 24 + 88,
         variable: true,
+        min_property: 24,
+        get_status: STATUS_SUCCESS,
     },
     // AVStream's own items (the pins do not list them).
     Spec {
@@ -64,6 +72,8 @@ const SPECS: [Spec; 7] = [
         min_data: 4,
         value: 4,
         variable: false,
+        min_property: 24,
+        get_status: STATUS_SUCCESS,
     },
     Spec {
         name: "STREAM_MASTERCLOCK",
@@ -74,6 +84,9 @@ const SPECS: [Spec; 7] = [
         min_data: 8,
         value: 8,
         variable: false,
+        min_property: 24,
+        // ReactOS IKsPin_PinMasterClock: a pin that does not implement a clock.
+        get_status: STATUS_UNSUCCESSFUL,
     },
     Spec {
         name: "STREAM_ALLOCATOR",
@@ -84,6 +97,8 @@ const SPECS: [Spec; 7] = [
         min_data: 8,
         value: 8,
         variable: false,
+        min_property: 24,
+        get_status: STATUS_SUCCESS,
     },
     Spec {
         name: "KSFRAME_STATISTICS",
@@ -94,6 +109,8 @@ const SPECS: [Spec; 7] = [
         min_data: 48,
         value: 48,
         variable: false,
+        min_property: 24,
+        get_status: STATUS_SUCCESS,
     },
     Spec {
         name: "KSFRAME_RESET",
@@ -104,6 +121,22 @@ const SPECS: [Spec; 7] = [
         min_data: 0,
         value: 0,
         variable: false,
+        min_property: 24,
+        get_status: STATUS_SUCCESS,
+    },
+    // The capture pin's dropped-frames property: request and value are both a
+    // KSPROPERTY_DROPPEDFRAMES_CURRENT_S (48 bytes).
+    Spec {
+        name: "DROPPEDFRAMES_CURRENT",
+        set: PROPSETID_VIDCAP_DROPPEDFRAMES,
+        id: KSPROPERTY_DROPPEDFRAMES_CURRENT,
+        get: true,
+        set_supported: false,
+        min_data: 48,
+        value: 48,
+        variable: false,
+        min_property: 48,
+        get_status: STATUS_SUCCESS,
     },
 ];
 
@@ -116,6 +149,16 @@ fn expected(spec: &Spec, flags: u32, input_len: u32, output_len: u32) -> (NTSTAT
         return (STATUS_INVALID_BUFFER_SIZE, 0);
     }
     let verb = flags & !KSPROPERTY_TYPE_TOPOLOGY;
+    let known = [
+        KSPROPERTY_TYPE_GET,
+        KSPROPERTY_TYPE_SET,
+        KSPROPERTY_TYPE_BASICSUPPORT,
+        KSPROPERTY_TYPE_RELATIONS,
+        KSPROPERTY_TYPE_GETPAYLOADSIZE,
+    ];
+    if known.contains(&verb) && input_len < spec.min_property {
+        return (STATUS_BUFFER_TOO_SMALL, 0);
+    }
     match verb {
         KSPROPERTY_TYPE_SETSUPPORT => (STATUS_SUCCESS, 0),
         KSPROPERTY_TYPE_GETPAYLOADSIZE => (STATUS_BUFFER_OVERFLOW, spec.min_data as usize),
@@ -138,6 +181,9 @@ fn expected(spec: &Spec, flags: u32, input_len: u32, output_len: u32) -> (NTSTAT
                 // Sets of zero bytes: STOP (already), a NULL clock / allocator (detach),
                 // the counters' reset.
                 return (STATUS_SUCCESS, 0);
+            }
+            if spec.get_status != STATUS_SUCCESS {
+                return (spec.get_status, 0);
             }
             if spec.variable {
                 return match output_len {
@@ -230,7 +276,7 @@ fn every_property_verb_and_length_gives_the_exact_status_and_information() {
             }
         }
     }
-    assert_eq!(cases, 7 * 9 * 6 * 3);
+    assert_eq!(cases, 8 * 9 * 6 * 3);
     ksframe::sim::objects::close(allocator);
     sim.close_pin(capture);
     assert_eq!(scope.bytes_outstanding(), 0, "pins and pool leaked");
@@ -254,20 +300,25 @@ fn unknown_sets_and_ids_and_default_items() {
         (state.status, state.information, state.output.clone()),
         (STATUS_SUCCESS, 4, vec![0, 0, 0, 0])
     );
-    // GUID_NULL, id 0, SETSUPPORT: the merged table's sets (the pin's, then AVStream's
-    // Stream set, which the pin does not have).
+    // GUID_NULL, id 0, SETSUPPORT: the merged table's sets (the capture pin's three,
+    // then AVStream's Stream set, which the pin does not have).
     let mut enumerate = Request::get(GUID_NULL, 0, 0);
     enumerate.flags = KSPROPERTY_TYPE_SETSUPPORT;
     let sizing = sim.property(&mut pin, &enumerate);
-    assert_eq!((sizing.status, sizing.information), (STATUS_BUFFER_OVERFLOW, 3 * 16));
-    enumerate.output_len = 48;
+    assert_eq!((sizing.status, sizing.information), (STATUS_BUFFER_OVERFLOW, 4 * 16));
+    enumerate.output_len = 64;
     let sets = sim.property(&mut pin, &enumerate);
     assert_eq!(sets.status, STATUS_SUCCESS);
     let guids: Vec<[u8; 16]> = sets.output.chunks(16).map(|c| c.try_into().unwrap()).collect();
     let bytes = |g: GUID| -> [u8; 16] { unsafe { std::mem::transmute(g) } };
     assert_eq!(
         guids,
-        vec![bytes(KSPROPSETID_Connection), bytes(KSPROPSETID_KsframeAllocator), bytes(KSPROPSETID_Stream)]
+        vec![
+            bytes(KSPROPSETID_Connection),
+            bytes(KSPROPSETID_KsframeAllocator),
+            bytes(PROPSETID_VIDCAP_DROPPEDFRAMES),
+            bytes(KSPROPSETID_Stream)
+        ]
     );
     // ALLOCATORFRAMING_EX from the pin equals AVStream's answer, the descriptor's copy.
     let ex = sim.framing_items(&mut pin);

@@ -55,10 +55,11 @@ fn layers_import_only_downwards_and_the_model_stays_apart() {
             "kernel" => &["ks", "kernel", "log"],
             "framing" => &["ks", "kernel", "framing"],
             "allocator" => &["ks", "kernel", "framing", "allocator", "log"],
-            "pin" => &["ks", "kernel", "framing", "allocator", "pin"],
-            "property" => &["ks", "kernel", "framing", "allocator", "pin", "property", "log"],
+            "pacing" => &["ks", "kernel", "pacing"],
+            "pin" => &["ks", "kernel", "framing", "allocator", "pacing", "pin"],
+            "property" => &["ks", "kernel", "framing", "allocator", "pacing", "pin", "property", "log"],
             "avstream" => {
-                &["ks", "kernel", "framing", "allocator", "pin", "property", "avstream", "hosting", "log"]
+                &["ks", "kernel", "framing", "allocator", "pacing", "pin", "property", "avstream", "hosting", "log"]
             }
             "hosting" | "driver" => &["ks", "kernel", "avstream", "hosting", "log"],
             "lib" => &["ks"],

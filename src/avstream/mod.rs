@@ -289,12 +289,13 @@ pub static SINK_DISPATCH: KSPIN_DISPATCH = pin_dispatch(Some(sink_process));
 
 const fn pin_descriptor(
     dispatch: &'static KSPIN_DISPATCH,
+    automation: &'static KSAUTOMATION_TABLE,
     data_flow: i32,
     flags: u32,
 ) -> KSPIN_DESCRIPTOR_EX {
     KSPIN_DESCRIPTOR_EX {
         Dispatch: dispatch,
-        AutomationTable: &crate::property::PIN_AUTOMATION_TABLE,
+        AutomationTable: automation,
         PinDescriptor: KSPIN_DESCRIPTOR {
             InterfacesCount: 0,
             Interfaces: core::ptr::null(),
@@ -318,11 +319,22 @@ const fn pin_descriptor(
 }
 
 /// Pin 0: video capture (output), processed in RUN only (as avshws's capture pin: a
-/// camera produces no frames while paused); pin 1: sink (input).
+/// camera produces no frames while paused), with the dropped-frames property; pin 1:
+/// sink (input).
 pub static PIN_DESCRIPTORS: [KSPIN_DESCRIPTOR_EX; 2] = [
-    pin_descriptor(&CAPTURE_DISPATCH, KSPIN_DATAFLOW_OUT, KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY),
-    pin_descriptor(&SINK_DISPATCH, KSPIN_DATAFLOW_IN, 0),
+    pin_descriptor(
+        &CAPTURE_DISPATCH,
+        &crate::property::CAPTURE_AUTOMATION_TABLE,
+        KSPIN_DATAFLOW_OUT,
+        KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY,
+    ),
+    pin_descriptor(&SINK_DISPATCH, &crate::property::PIN_AUTOMATION_TABLE, KSPIN_DATAFLOW_IN, 0),
 ];
+
+/// The stream header size of a video capture pin: the KSSTREAM_HEADER and the
+/// KS_FRAME_INFO after it (avshws sets `Pin->StreamHeaderSize` to this in Create).
+pub const VIDEO_STREAM_HEADER_SIZE: u32 =
+    (core::mem::size_of::<KSSTREAM_HEADER>() + core::mem::size_of::<KS_FRAME_INFO>()) as u32;
 
 /// Capture pin id.
 pub const CAPTURE_PIN: u32 = 0;
@@ -465,6 +477,13 @@ pub unsafe extern "system" fn pin_create(pin: *mut KSPIN, _irp: *mut IRP) -> NTS
     }
     match PoolBox::try_new(PinState::new(framing), POOL_TAG) {
         Ok(state) => {
+            let pin_ptr: *mut KSPIN = pin;
+            // SAFETY: the state is at its final non-paged address (the pool block) until
+            // Close frees it; the pin outlives its state.
+            unsafe { state.init_pacer(pin_ptr) };
+            if pin.DataFlow == KSPIN_DATAFLOW_OUT {
+                pin.StreamHeaderSize = VIDEO_STREAM_HEADER_SIZE;
+            }
             pin.Context = state.into_raw().cast();
             crate::log!(
                 "pin create id={} frame_size={} frames={}",
@@ -497,14 +516,47 @@ pub unsafe extern "system" fn pin_close(pin: *mut KSPIN, _irp: *mut IRP) -> NTST
     STATUS_SUCCESS
 }
 
-/// `KSPIN_DISPATCH.SetDeviceState`: logs the transition (AVStream keeps the state in
-/// `KSPIN.DeviceState`; nothing of the pin depends on it).
+/// The AvgTimePerFrame of a pin's connection format (0 when it has none).
 ///
 /// # Safety
 ///
-/// Called by AVStream with a live pin.
-pub unsafe extern "system" fn pin_set_device_state(_pin: *mut KSPIN, to: KSSTATE, from: KSSTATE) -> NTSTATUS {
+/// As for `connection_image_size`.
+unsafe fn connection_interval(pin: &KSPIN) -> i64 {
+    // SAFETY: the caller's contract; a format of FormatSize bytes.
+    if unsafe { connection_image_size(pin) }.is_none() {
+        return 0;
+    }
+    // SAFETY: connection_image_size checked it is a KS_DATAFORMAT_VIDEOINFOHEADER.
+    unsafe { (*(pin.ConnectionFormat as *const KS_DATAFORMAT_VIDEOINFOHEADER)).VideoInfoHeader.AvgTimePerFrame }
+}
+
+/// `KSPIN_DISPATCH.SetDeviceState`: the capture pin's camera follows the state, one step
+/// at a time as AVStream walks it (STOP → ACQUIRE takes the master clock and resets the
+/// counters; PAUSE → RUN starts the frame timer; RUN → PAUSE stops it and waits for its
+/// DPC; ACQUIRE → STOP releases the clock). The sink pin only logs.
+///
+/// # Safety
+///
+/// Called by AVStream at PASSIVE_LEVEL with a live pin, under its control mutex.
+pub unsafe extern "system" fn pin_set_device_state(pin: *mut KSPIN, to: KSSTATE, from: KSSTATE) -> NTSTATUS {
     crate::log!("pin state {} -> {}", from, to);
+    // SAFETY: AVStream passes a live pin whose Context is its PinState (Create).
+    let (Some(pin_ref), Some(state)) = (unsafe { pin.as_ref() }, unsafe { PinState::of(pin) }) else {
+        return STATUS_SUCCESS;
+    };
+    if pin_ref.DataFlow != KSPIN_DATAFLOW_OUT {
+        return STATUS_SUCCESS;
+    }
+    let pacer = state.pacer();
+    // SAFETY (each arm): PASSIVE_LEVEL, the live pin, its pacer initialised in Create.
+    match (from, to) {
+        (KSSTATE_STOP, KSSTATE_ACQUIRE) => unsafe { pacer.acquire(pin) },
+        // SAFETY: the connection format is valid while the pin lives.
+        (KSSTATE_PAUSE, KSSTATE_RUN) => unsafe { pacer.run(connection_interval(pin_ref)) },
+        (KSSTATE_RUN, KSSTATE_PAUSE) => unsafe { pacer.pause() },
+        (KSSTATE_ACQUIRE, KSSTATE_STOP) => unsafe { pacer.stop() },
+        _ => {}
+    }
     STATUS_SUCCESS
 }
 
@@ -573,11 +625,52 @@ unsafe fn offset(sp: core::ptr::NonNull<KSSTREAM_POINTER>, output: bool) -> (*mu
     (o.Data, o.Remaining)
 }
 
-/// `KSPIN_DISPATCH.Process` of the capture pin: writes the moving pattern into the
-/// leading frame and sends it on. Without a frame it returns STATUS_PENDING (AVStream
-/// calls again when one arrives; STATUS_SUCCESS without progress could make it call
-/// again at once: "Restarting Processing in AVStream"). DataUsed is AVStream's to
-/// maintain from the advance on this non-DMA queue (avshws), so it is not written here.
+/// Stamps a frame's stream header as a camera does: presentation time and duration
+/// valid, the discontinuity flag on the first frame of a run, and the KS_FRAME_INFO
+/// after the header when the header has room for it (see [`crate::pacing`]).
+///
+/// # Safety
+///
+/// `header` is the leading edge's stream header, `Size` bytes long.
+unsafe fn stamp(header: *mut KSSTREAM_HEADER, claim: &crate::pacing::Claim) {
+    // SAFETY: the caller's contract.
+    let Some(h) = (unsafe { header.as_mut() }) else { return };
+    h.PresentationTime = KSTIME { Time: claim.presentation_time, Numerator: 1, Denominator: 1 };
+    h.Duration = claim.duration;
+    h.OptionsFlags |= KSSTREAM_HEADER_OPTIONSF_TIMEVALID | KSSTREAM_HEADER_OPTIONSF_DURATIONVALID;
+    if claim.discontinuity {
+        h.OptionsFlags |= KSSTREAM_HEADER_OPTIONSF_DATADISCONTINUITY;
+    }
+    if h.Size >= VIDEO_STREAM_HEADER_SIZE {
+        let info = KS_FRAME_INFO {
+            ExtendedHeaderSize: core::mem::size_of::<KS_FRAME_INFO>() as u32,
+            dwFrameFlags: KS_VIDEO_FLAG_FRAME | KS_VIDEO_FLAG_I_FRAME,
+            PictureNumber: claim.picture_number,
+            DropCount: claim.drop_count,
+            hDirectDraw: core::ptr::null_mut(),
+            hSurfaceHandle: core::ptr::null_mut(),
+            DirectDrawRect: RECT { left: 0, top: 0, right: 0, bottom: 0 },
+            Reserved1: 0,
+            Reserved2: 0,
+            Reserved3: 0,
+            Reserved4: 0,
+        };
+        // SAFETY: Size covers the header and a KS_FRAME_INFO right after it (checked);
+        // the header is 8-aligned and 48 bytes long, so the info is 8-aligned too, but
+        // an unaligned write costs nothing here.
+        unsafe { header.add(1).cast::<KS_FRAME_INFO>().write_unaligned(info) };
+    }
+}
+
+/// `KSPIN_DISPATCH.Process` of the capture pin (PASSIVE_LEVEL, AVStream's process
+/// mutex held): when a frame is due ([`crate::pacing::Pacer::claim`]), writes the moving
+/// pattern into the leading frame, stamps it and sends it on. It always returns
+/// STATUS_PENDING: at most one frame is due at a time, and the next one comes with the
+/// timer DPC's KsPinAttemptProcessing ("Restarting Processing in AVStream": a
+/// minidriver that returns STATUS_PENDING restarts processing with
+/// KsPinAttemptProcessing). With nothing due the leading edge is unlocked unmoved.
+/// DataUsed is AVStream's to maintain from the advance on this non-DMA queue (avshws),
+/// so it is not written here.
 ///
 /// # Safety
 ///
@@ -594,15 +687,22 @@ pub unsafe extern "system" fn capture_process(pin: *mut KSPIN) -> NTSTATUS {
     // SAFETY: the locked leading edge.
     let (data, available) = unsafe { offset(sp, true) };
     let len = state.framing().frame_size.min(available);
+    let Some(claim) = state.pacer().claim(len) else {
+        // SAFETY: the locked leading edge, unlocked without moving.
+        unsafe { crate::kernel::advance_and_unlock(sp, 0, 0, false) };
+        return STATUS_PENDING;
+    };
     if !data.is_null() {
         // SAFETY: the locked frame has `available` writable bytes at `data`, and `len`
         // does not exceed them.
         let frame = unsafe { core::slice::from_raw_parts_mut(data, len as usize) };
         pattern::fill(frame, state.next_frame());
     }
+    // SAFETY: the locked leading edge's header (AVStream's, StreamHeaderSize bytes).
+    unsafe { stamp(sp.as_ref().StreamHeader, &claim) };
     // SAFETY: the locked leading edge; AVStream adds the advance to DataUsed.
     unsafe { crate::kernel::advance_and_unlock(sp, 0, len, true) };
-    STATUS_SUCCESS
+    STATUS_PENDING
 }
 
 /// `KSPIN_DISPATCH.Process` of the sink pin: checks the pattern and the frame sequence

@@ -20,7 +20,7 @@
     clippy::arithmetic_side_effects
 )]
 
-use crate::ks::NTSTATUS;
+use crate::ks::{NTSTATUS, PVOID};
 use std::alloc::Layout;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -230,6 +230,10 @@ pub(super) unsafe fn pool_free(ptr: *mut u8, tag: u32) {
             "BAD_POOL_CALLER: ExFreePoolWithTag({ptr:p}) with tag {tag:#x}, allocated with {:#x}",
             found.tag
         );
+        // The block stays allocated too when it still holds a timer or a queued DPC.
+        if let Some(what) = timer_or_dpc_in(ptr as usize, found.size) {
+            panic!("TIMER_OR_DPC_INVALID: ExFreePoolWithTag({ptr:p}) of a block holding {what}");
+        }
         records.remove(&(ptr as usize)).expect("present under the same lock")
     };
     // SAFETY: the record proves `ptr` is a live block of `record.size` bytes that we
@@ -331,6 +335,12 @@ pub fn offer_stream_pointer(pin: *mut crate::ks::KSPIN, pointer: *mut crate::ks:
     LEADING_EDGE.with(|l| l.borrow_mut().insert(pin as usize, pointer as usize));
 }
 
+/// Withdraws the pointer offered to `pin` if the driver did not take it; whether one
+/// was left.
+pub fn withdraw_stream_pointer(pin: *mut crate::ks::KSPIN) -> bool {
+    LEADING_EDGE.with(|l| l.borrow_mut().remove(&(pin as usize))).is_some()
+}
+
 /// What the driver did with `pointer`, if it advanced it (and forgets it).
 pub fn take_advanced(pointer: *mut crate::ks::KSSTREAM_POINTER) -> Option<Advanced> {
     ADVANCED.with(|a| a.borrow_mut().remove(&(pointer as usize)))
@@ -361,6 +371,226 @@ pub(super) unsafe fn advance_and_unlock(
     let previous =
         ADVANCED.with(|a| a.borrow_mut().insert(pointer as usize, Advanced { in_used, out_used, eject }));
     assert!(previous.is_none(), "a stream pointer advanced twice");
+}
+
+// ---------------------------------------------------------------------------------
+// Virtual time, timers and DPCs (KeQueryPerformanceCounter, KeSetTimerEx, KeCancelTimer,
+// KeInitializeDpc, KeFlushQueuedDpcs), and the pin services AVStream provides
+// (KsPinAttemptProcessing, KsPinGetReferenceClockInterface)
+// ---------------------------------------------------------------------------------
+
+/// PASSIVE_LEVEL.
+pub const PASSIVE_LEVEL: u8 = 0;
+/// DISPATCH_LEVEL.
+pub const DISPATCH_LEVEL: u8 = 2;
+
+type DpcRoutine = super::time::DpcRoutine;
+
+/// One thread's virtual machine time: the clock a simulator advances, the timers the
+/// driver set and the DPCs their expiries queued.
+///
+/// Kernel rules it keeps (each a bug check on Windows, a panic here):
+/// - KeFlushQueuedDpcs and KsPinGetReferenceClockInterface only at PASSIVE_LEVEL (their
+///   docs' IRQL requirements);
+/// - pool memory holding a set timer or a queued DPC must not be freed
+///   (TIMER_OR_DPC_INVALID, bug check 0xC7: "a kernel timer or DPC was found somewhere
+///   in memory where it is not permitted", e.g. in freed pool).
+#[derive(Default)]
+struct Scheduler {
+    now: i64,
+    seq: u64,
+    /// (due, sequence) → (timer, dpc): the set timers in expiry order.
+    armed: std::collections::BTreeMap<(i64, u64), (usize, usize)>,
+    /// timer → its key in `armed`.
+    timers: HashMap<usize, (i64, u64)>,
+    /// Initialised DPCs: address → (routine, context).
+    dpcs: HashMap<usize, (DpcRoutine, usize)>,
+    /// Queued DPCs, in order (a DPC is in the queue at most once, as KeInsertQueueDpc).
+    queue: std::collections::VecDeque<usize>,
+    irql: u8,
+    dpcs_run: u64,
+}
+
+std::thread_local! {
+    static SCHEDULER: RefCell<Scheduler> = RefCell::new(Scheduler::default());
+    static PIN_SERVICES: core::cell::Cell<Option<&'static PinServices>> = const { core::cell::Cell::new(None) };
+}
+
+fn with_scheduler<R>(f: impl FnOnce(&mut Scheduler) -> R) -> R {
+    SCHEDULER.with(|s| f(&mut s.borrow_mut()))
+}
+
+/// The AVStream routines a simulator answers for the pins it made.
+#[derive(Debug)]
+pub struct PinServices {
+    /// KsPinAttemptProcessing(pin, asynchronous).
+    pub attempt_processing: fn(pin: *mut crate::ks::KSPIN, asynchronous: bool),
+    /// KsPinGetReferenceClockInterface(pin, &interface).
+    pub reference_clock:
+        fn(pin: *mut crate::ks::KSPIN, interface: *mut *mut crate::ks::IKsReferenceClock) -> NTSTATUS,
+}
+
+/// Installs (or removes) the pin services on this thread.
+pub fn set_pin_services(services: Option<&'static PinServices>) {
+    PIN_SERVICES.with(|p| p.set(services));
+}
+
+/// The virtual time, 100 ns units.
+pub fn virtual_now() -> i64 {
+    with_scheduler(|s| s.now)
+}
+
+/// When the earliest set timer expires.
+pub fn next_timer_due() -> Option<i64> {
+    with_scheduler(|s| s.armed.keys().next().map(|(due, _)| *due))
+}
+
+/// Moves the clock to `t` (never back) and expires every timer due by then, queueing
+/// their DPCs (they run in [`run_queued_dpcs`]). Returns how many timers expired.
+pub fn advance_to(t: i64) -> usize {
+    with_scheduler(|s| {
+        s.now = s.now.max(t);
+        let mut fired = 0;
+        while let Some((&key, &(timer, dpc))) = s.armed.iter().next() {
+            if key.0 > s.now {
+                break;
+            }
+            s.armed.remove(&key);
+            s.timers.remove(&timer);
+            fired += 1;
+            if dpc != 0 && !s.queue.contains(&dpc) {
+                s.queue.push_back(dpc);
+            }
+        }
+        fired
+    })
+}
+
+/// Runs every queued DPC, in order, at DISPATCH_LEVEL (DPCs a DPC queues run too).
+/// Returns how many ran.
+pub fn run_queued_dpcs() -> usize {
+    let mut ran = 0;
+    loop {
+        let next = with_scheduler(|s| {
+            let dpc = s.queue.pop_front()?;
+            let (routine, context) = *s.dpcs.get(&dpc).expect("a queued DPC was initialised");
+            Some((dpc, routine, context))
+        });
+        let Some((dpc, routine, context)) = next else { return ran };
+        let previous = with_scheduler(|s| core::mem::replace(&mut s.irql, DISPATCH_LEVEL));
+        // SAFETY: the routine and context the driver gave KeInitializeDpc for this DPC,
+        // called as the kernel calls a DPC.
+        unsafe {
+            routine(dpc as *mut crate::ks::KDPC, context as PVOID, core::ptr::null_mut(), core::ptr::null_mut())
+        };
+        with_scheduler(|s| {
+            s.irql = previous;
+            s.dpcs_run += 1;
+        });
+        ran += 1;
+    }
+}
+
+/// DPCs queued and not yet run.
+pub fn queued_dpcs() -> usize {
+    with_scheduler(|s| s.queue.len())
+}
+
+/// Timers set and not yet expired or cancelled.
+pub fn armed_timers() -> usize {
+    with_scheduler(|s| s.armed.len())
+}
+
+/// DPCs run on this thread so far.
+pub fn dpcs_run() -> u64 {
+    with_scheduler(|s| s.dpcs_run)
+}
+
+/// The IRQL the current callback runs at.
+pub fn current_irql() -> u8 {
+    with_scheduler(|s| s.irql)
+}
+
+/// Starts this thread's virtual time again at 0 for a new simulation, forgetting timers
+/// and DPCs an earlier one left behind (its pins were never closed).
+pub fn clear_virtual_time() {
+    with_scheduler(|s| *s = Scheduler::default());
+}
+
+fn timer_or_dpc_in(start: usize, len: usize) -> Option<String> {
+    let inside = |a: usize| a >= start && a < start.saturating_add(len);
+    with_scheduler(|s| {
+        if let Some(t) = s.timers.keys().find(|t| inside(**t)) {
+            return Some(std::format!("a set timer at {t:#x}"));
+        }
+        s.queue.iter().find(|d| inside(**d)).map(|d| std::format!("a queued DPC at {d:#x}"))
+    })
+}
+
+pub(super) fn performance_counter() -> (i64, i64) {
+    (virtual_now(), super::time::UNITS_PER_SECOND)
+}
+
+pub(super) unsafe fn initialize_timer(timer: *mut crate::ks::KTIMER) {
+    let armed = with_scheduler(|s| s.timers.contains_key(&(timer as usize)));
+    assert!(!armed, "KeInitializeTimerEx on a timer that is set");
+}
+
+pub(super) unsafe fn initialize_dpc(dpc: *mut crate::ks::KDPC, routine: DpcRoutine, context: PVOID) {
+    with_scheduler(|s| {
+        assert!(!s.queue.contains(&(dpc as usize)), "KeInitializeDpc on a queued DPC");
+        s.dpcs.insert(dpc as usize, (routine, context as usize));
+    });
+}
+
+pub(super) unsafe fn set_timer(timer: *mut crate::ks::KTIMER, due: i64, dpc: *mut crate::ks::KDPC) -> bool {
+    with_scheduler(|s| {
+        assert!(s.irql <= DISPATCH_LEVEL, "KeSetTimerEx above DISPATCH_LEVEL");
+        assert!(dpc.is_null() || s.dpcs.contains_key(&(dpc as usize)), "KeSetTimerEx with an uninitialised DPC");
+        let was = s.timers.remove(&(timer as usize)).map(|key| s.armed.remove(&key)).is_some();
+        // Negative: relative to now; positive: absolute (KeSetTimerEx docs).
+        let at = if due < 0 { s.now.saturating_add(due.saturating_neg()) } else { due };
+        s.seq += 1;
+        let key = (at, s.seq);
+        s.armed.insert(key, (timer as usize, dpc as usize));
+        s.timers.insert(timer as usize, key);
+        was
+    })
+}
+
+pub(super) unsafe fn cancel_timer(timer: *mut crate::ks::KTIMER) -> bool {
+    with_scheduler(|s| {
+        assert!(s.irql <= DISPATCH_LEVEL, "KeCancelTimer above DISPATCH_LEVEL");
+        s.timers.remove(&(timer as usize)).map(|key| s.armed.remove(&key)).is_some()
+    })
+}
+
+pub(super) unsafe fn flush_queued_dpcs() {
+    assert_eq!(
+        current_irql(),
+        PASSIVE_LEVEL,
+        "IRQL_NOT_LESS_OR_EQUAL: KeFlushQueuedDpcs above PASSIVE_LEVEL"
+    );
+    let _ = run_queued_dpcs();
+}
+
+pub(super) unsafe fn attempt_processing(pin: *mut crate::ks::KSPIN, asynchronous: bool) {
+    assert!(current_irql() <= DISPATCH_LEVEL, "KsPinAttemptProcessing above DISPATCH_LEVEL");
+    if let Some(services) = PIN_SERVICES.with(core::cell::Cell::get) {
+        (services.attempt_processing)(pin, asynchronous);
+    }
+}
+
+pub(super) unsafe fn reference_clock(
+    pin: *mut crate::ks::KSPIN,
+    interface: *mut *mut crate::ks::IKsReferenceClock,
+) -> NTSTATUS {
+    assert_eq!(current_irql(), PASSIVE_LEVEL, "KsPinGetReferenceClockInterface above PASSIVE_LEVEL");
+    match PIN_SERVICES.with(core::cell::Cell::get) {
+        Some(services) => (services.reference_clock)(pin, interface),
+        // ReactOS pin.c: STATUS_DEVICE_NOT_READY without a clock.
+        None => crate::ks::STATUS_DEVICE_NOT_READY,
+    }
 }
 
 // ---------------------------------------------------------------------------------

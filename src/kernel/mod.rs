@@ -27,9 +27,11 @@
 
 mod irp;
 mod pool;
+pub mod time;
 
 pub use irp::Irp;
 pub use pool::{POOL_TAG, PoolBox, PoolBuffer};
+pub use time::{ReferenceClock, Timer, attempt_processing, flush_queued_dpcs, now};
 
 use crate::ks::{NTSTATUS, PVOID};
 use core::ptr::NonNull;

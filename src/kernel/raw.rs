@@ -191,6 +191,76 @@ pub(super) unsafe fn ks_edit(bag: crate::ks::KSOBJECT_BAG, item: *mut PVOID, siz
     unsafe { _KsEdit(bag, item, size, size, super::POOL_TAG) }
 }
 
+#[cfg_attr(windows, link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim"))]
+unsafe extern "system" {
+    fn KeInitializeTimerEx(Timer: *mut crate::ks::KTIMER, Type: i32);
+    fn KeInitializeDpc(Dpc: *mut crate::ks::KDPC, Routine: crate::ks::PKDEFERRED_ROUTINE, Context: PVOID);
+    fn KeSetTimerEx(Timer: *mut crate::ks::KTIMER, DueTime: i64, Period: i32, Dpc: *mut crate::ks::KDPC) -> u8;
+    fn KeCancelTimer(Timer: *mut crate::ks::KTIMER) -> u8;
+    fn KeFlushQueuedDpcs();
+}
+
+// HAL's export on every x64 Windows (forwarded to ntoskrnl since Windows 8) and in
+// Wine's hal.dll; mingw-w64's libhal.a lists it.
+#[cfg_attr(windows, link(name = "hal.dll", kind = "raw-dylib", modifiers = "+verbatim"))]
+unsafe extern "system" {
+    fn KeQueryPerformanceCounter(PerformanceFrequency: *mut i64) -> i64;
+}
+
+#[cfg_attr(windows, link(name = "ks.sys", kind = "raw-dylib", modifiers = "+verbatim"))]
+unsafe extern "system" {
+    fn KsPinAttemptProcessing(Pin: *mut crate::ks::KSPIN, Asynchronous: u8);
+    fn KsPinGetReferenceClockInterface(
+        Pin: *mut crate::ks::KSPIN,
+        Interface: *mut *mut crate::ks::IKsReferenceClock,
+    ) -> NTSTATUS;
+}
+
+pub(super) fn performance_counter() -> (i64, i64) {
+    let mut frequency = 0i64;
+    // SAFETY: any IRQL; `frequency` is a valid out pointer.
+    let count = unsafe { KeQueryPerformanceCounter(&mut frequency) };
+    (count, frequency)
+}
+
+pub(super) unsafe fn initialize_timer(timer: *mut crate::ks::KTIMER) {
+    // SAFETY: the caller's contract (kernel::time::Timer::init).
+    unsafe { KeInitializeTimerEx(timer, crate::ks::NotificationTimer) }
+}
+
+pub(super) unsafe fn initialize_dpc(dpc: *mut crate::ks::KDPC, routine: super::time::DpcRoutine, context: PVOID) {
+    // SAFETY: the caller's contract (kernel::time::Timer::init).
+    unsafe { KeInitializeDpc(dpc, Some(routine), context) }
+}
+
+pub(super) unsafe fn set_timer(timer: *mut crate::ks::KTIMER, due: i64, dpc: *mut crate::ks::KDPC) -> bool {
+    // SAFETY: an initialised timer and DPC (the caller's contract); one-shot (period 0).
+    unsafe { KeSetTimerEx(timer, due, 0, dpc) != 0 }
+}
+
+pub(super) unsafe fn cancel_timer(timer: *mut crate::ks::KTIMER) -> bool {
+    // SAFETY: an initialised timer (the caller's contract).
+    unsafe { KeCancelTimer(timer) != 0 }
+}
+
+pub(super) unsafe fn flush_queued_dpcs() {
+    // SAFETY: PASSIVE_LEVEL (the caller's contract).
+    unsafe { KeFlushQueuedDpcs() }
+}
+
+pub(super) unsafe fn attempt_processing(pin: *mut crate::ks::KSPIN, asynchronous: bool) {
+    // SAFETY: a live pin at IRQL <= DISPATCH_LEVEL (the caller's contract).
+    unsafe { KsPinAttemptProcessing(pin, u8::from(asynchronous)) }
+}
+
+pub(super) unsafe fn reference_clock(
+    pin: *mut crate::ks::KSPIN,
+    interface: *mut *mut crate::ks::IKsReferenceClock,
+) -> NTSTATUS {
+    // SAFETY: a live pin at PASSIVE_LEVEL, a valid out pointer (the caller's contract).
+    unsafe { KsPinGetReferenceClockInterface(pin, interface) }
+}
+
 /// KSSTREAM_POINTER_STATE_LOCKED (ks.h).
 const KSSTREAM_POINTER_STATE_LOCKED: i32 = 1;
 

@@ -6,7 +6,10 @@
 //! (raw-dylib links the same way under the MSVC linker), so the two kernel builds share
 //! them. Only a Windows build with the WDK compiles this file.
 
-pub(super) use super::raw::{advance_and_unlock, ks_edit, leading_edge, log, pin_from_irp};
+pub(super) use super::raw::{
+    advance_and_unlock, attempt_processing, cancel_timer, flush_queued_dpcs, initialize_dpc, initialize_timer, ks_edit,
+    leading_edge, log, performance_counter, pin_from_irp, reference_clock, set_timer,
+};
 
 pub(super) const NAME: &str = "wdk";
 

@@ -362,7 +362,53 @@ pub struct KSSTREAM_POINTER {
     pub OffsetOut: KSSTREAM_POINTER_OFFSET,
 }
 
+/// `PFNKSCLOCK_GETTIME` (ks.h; FASTCALL is the x64 convention).
+pub type PFNKSCLOCK_GETTIME = Option<unsafe extern "system" fn(FileObject: *mut super::FILE_OBJECT) -> i64>;
+/// `PFNKSCLOCK_CORRELATEDTIME` (ks.h).
+pub type PFNKSCLOCK_CORRELATEDTIME =
+    Option<unsafe extern "system" fn(FileObject: *mut super::FILE_OBJECT, SystemTime: *mut i64) -> i64>;
+
+/// `KSCLOCK_FUNCTIONTABLE` (ks.h): a clock file object's answer to
+/// KSPROPERTY_CLOCK_FUNCTIONTABLE, which AVStream keeps for the pin's master clock.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct KSCLOCK_FUNCTIONTABLE {
+    pub GetTime: PFNKSCLOCK_GETTIME,
+    pub GetPhysicalTime: PFNKSCLOCK_GETTIME,
+    pub GetCorrelatedTime: PFNKSCLOCK_CORRELATEDTIME,
+    pub GetCorrelatedPhysicalTime: PFNKSCLOCK_CORRELATEDTIME,
+}
+
+/// `IKsReferenceClock` (ks.h): the COM-style interface KsPinGetReferenceClockInterface
+/// returns (referenced; the minidriver releases it).
+#[repr(C)]
+#[derive(Debug)]
+pub struct IKsReferenceClock {
+    pub lpVtbl: *const IKsReferenceClockVtbl,
+}
+
+/// The vtable of [`IKsReferenceClock`]: IUnknown's three methods, then the clock's (ks.h
+/// order; STDMETHOD is the x64 convention).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct IKsReferenceClockVtbl {
+    pub QueryInterface: Option<
+        unsafe extern "system" fn(This: *mut IKsReferenceClock, Iid: *const super::GUID, Out: *mut PVOID) -> NTSTATUS,
+    >,
+    pub AddRef: Option<unsafe extern "system" fn(This: *mut IKsReferenceClock) -> u32>,
+    pub Release: Option<unsafe extern "system" fn(This: *mut IKsReferenceClock) -> u32>,
+    pub GetTime: Option<unsafe extern "system" fn(This: *mut IKsReferenceClock) -> i64>,
+    pub GetPhysicalTime: Option<unsafe extern "system" fn(This: *mut IKsReferenceClock) -> i64>,
+    pub GetCorrelatedTime: Option<unsafe extern "system" fn(This: *mut IKsReferenceClock, SystemTime: *mut i64) -> i64>,
+    pub GetCorrelatedPhysicalTime:
+        Option<unsafe extern "system" fn(This: *mut IKsReferenceClock, SystemTime: *mut i64) -> i64>,
+    pub GetResolution: Option<unsafe extern "system" fn(This: *mut IKsReferenceClock, Resolution: PVOID) -> NTSTATUS>,
+    pub GetState: Option<unsafe extern "system" fn(This: *mut IKsReferenceClock, State: *mut KSSTATE) -> NTSTATUS>,
+}
+
 super::assert_layout! {
+    KSCLOCK_FUNCTIONTABLE => 32, 8;
+    IKsReferenceClockVtbl => 72, 8;
     KSALLOCATOR_DISPATCH => 32, 8;
     KSCLOCK_DISPATCH => 32, 8;
     KSPIN_DISPATCH => 80, 8;

@@ -194,8 +194,59 @@ pub const IOCTL_KS_WRITE_STREAM: u32 = CTL_CODE(FILE_DEVICE_KS, 0x004, METHOD_NE
 pub const IOCTL_KS_READ_STREAM: u32 = CTL_CODE(FILE_DEVICE_KS, 0x005, METHOD_NEITHER, FILE_READ_ACCESS);
 pub const IOCTL_KS_RESET_STATE: u32 = CTL_CODE(FILE_DEVICE_KS, 0x006, METHOD_NEITHER, FILE_ANY_ACCESS);
 
+/// `PKDEFERRED_ROUTINE` (wdm.h): a DPC's routine, called at DISPATCH_LEVEL.
+pub type PKDEFERRED_ROUTINE = Option<
+    unsafe extern "system" fn(Dpc: *mut KDPC, DeferredContext: PVOID, SystemArgument1: PVOID, SystemArgument2: PVOID),
+>;
+
+/// `KDPC` (wdm.h): storage the kernel owns between KeInitializeDpc and the DPC's last
+/// run; the driver only provides it (non-paged, not moved, not freed while queued).
+#[repr(C)]
+#[derive(Debug)]
+pub struct KDPC {
+    pub Type: u8,
+    pub Importance: u8,
+    pub Number: u16,
+    pub DpcListEntry: LIST_ENTRY,
+    pub DeferredRoutine: PKDEFERRED_ROUTINE,
+    pub DeferredContext: PVOID,
+    pub SystemArgument1: PVOID,
+    pub SystemArgument2: PVOID,
+    pub DpcData: PVOID,
+}
+
+/// `DISPATCHER_HEADER` (wdm.h), as the kernel's objects begin; opaque to the driver.
+#[repr(C)]
+#[derive(Debug)]
+pub struct DISPATCHER_HEADER {
+    pub Lock: i32,
+    pub SignalState: i32,
+    pub WaitListHead: LIST_ENTRY,
+}
+
+/// `KTIMER` (wdm.h): storage the kernel owns between KeInitializeTimerEx and the last
+/// KeCancelTimer / expiry; the driver only provides it (non-paged, not moved).
+#[repr(C)]
+#[derive(Debug)]
+pub struct KTIMER {
+    pub Header: DISPATCHER_HEADER,
+    pub DueTime: u64,
+    pub TimerListEntry: LIST_ENTRY,
+    pub Dpc: *mut KDPC,
+    pub Processor: u32,
+    pub Period: u32,
+}
+
+/// `TIMER_TYPE::NotificationTimer` (wdm.h).
+pub const NotificationTimer: i32 = 0;
+/// `TIMER_TYPE::SynchronizationTimer` (wdm.h).
+pub const SynchronizationTimer: i32 = 1;
+
 super::assert_layout! {
     LIST_ENTRY => 16, 8;
+    KDPC => 64, 8;
+    DISPATCHER_HEADER => 24, 8;
+    KTIMER => 64, 8;
     IO_STATUS_BLOCK => 16, 8;
     UNICODE_STRING => 16, 8;
     DRIVER_OBJECT => 0x150, 8;
@@ -218,3 +269,5 @@ super::assert_offsets!(IO_STACK_LOCATION {
     DeviceObject => 0x28,
     FileObject => 0x30,
 });
+super::assert_offsets!(KDPC { DeferredRoutine => 0x18, DeferredContext => 0x20, DpcData => 0x38 });
+super::assert_offsets!(KTIMER { DueTime => 0x18, Dpc => 0x30, Period => 0x3C });

@@ -11,10 +11,27 @@
 //! | Connection DATAFORMAT (2) | the connection format; short output: STATUS_BUFFER_OVERFLOW, Information = FormatSize | not modelled (the simulator changes formats through SetDataFormat) | KSPROPERTY_CONNECTION_DATAFORMAT docs; the short-output status is inferred |
 //! | Connection ALLOCATORFRAMING_EX (6) | `Descriptor->AllocatorFraming` (the KsEdit-ed copy); output 0: STATUS_BUFFER_OVERFLOW with the size; short: STATUS_BUFFER_TOO_SMALL | — | KS-NOTES |
 //! | Stream ALLOCATOR (0) | always a NULL handle, success | `stream_allocator_set` (below) | KSPROPERTY_STREAM_ALLOCATOR docs; KS-NOTES |
-//! | Stream MASTERCLOCK (3) | a NULL handle, success | the clock file object is referenced and kept | inferred from ReactOS `pin.c` (`IKsPin_PinMasterClock`); the clock's function table query is not modelled |
+//! | Stream MASTERCLOCK (3) | a NULL handle and success when the pin implements a clock (KSPIN_FLAG_IMPLEMENT_CLOCK with a Clock dispatch), else STATUS_UNSUCCESSFUL | outside KSSTATE_STOP STATUS_INVALID_DEVICE_STATE; NULL drops the clock; otherwise the handle is referenced (SYNCHRONIZE \| DIRECTORY_QUERY), asked for KSPROPERTY_CLOCK_FUNCTIONTABLE (its failure status returned, the reference dropped), and kept with the table | ReactOS `pin.c` (`IKsPin_PinMasterClock`) |
 //! | Stream PIPE_ID (10) | the stored pipe id | stored | ReactOS `pin.c` (`IKsPin_PinPipeId`) |
 //!
 //! AVStream does not answer Connection ALLOCATORFRAMING (3).
+//!
+//! # The master clock a minidriver sees
+//!
+//! [`reference_clock`] is KsPinGetReferenceClockInterface: with a master clock assigned,
+//! the pin's IKsReferenceClock (referenced; GetTime calls the clock's function table
+//! with its file object), else STATUS_DEVICE_NOT_READY (ReactOS `pin.c`). The model
+//! counts the references a minidriver holds ([`PinObject::clock_references`]).
+//!
+//! # When AVStream calls Process
+//!
+//! [`dispatches_process`] and [`arrival_initiates`]: pin-centric processing stops when
+//! no data is queued on the pin unless the pin sets KSPIN_FLAG_FRAMES_NOT_REQUIRED_FOR_PROCESSING,
+//! and when Process returns STATUS_PENDING; it starts again when data arrives into a
+//! previously empty queue (every arrival with KSPIN_FLAG_INITIATE_PROCESSING_ON_EVERY_ARRIVAL,
+//! none with KSPIN_FLAG_DO_NOT_INITIATE_PROCESSING) or when the minidriver calls
+//! KsPinAttemptProcessing; STATUS_SUCCESS makes AVStream call again ("Restarting
+//! Processing in AVStream"; the PFNKSPIN and KSPIN_DESCRIPTOR_EX docs).
 //!
 //! # Kernel contract
 //!
@@ -48,6 +65,12 @@ pub struct PinObject {
     allocator_table: KSSTREAMALLOCATOR_FUNCTIONTABLE,
     /// The master clock file object (referenced), or null.
     master_clock: *mut c_void,
+    /// Its function table (meaningful when `master_clock` is set).
+    clock_table: KSCLOCK_FUNCTIONTABLE,
+    /// The IKsReferenceClock KsPinGetReferenceClockInterface hands out.
+    clock_interface: IKsReferenceClock,
+    /// References a minidriver holds on `clock_interface`.
+    clock_references: u32,
     /// KSPROPERTY_STREAM_PIPE_ID's value.
     pipe_id: HANDLE,
 }
@@ -85,8 +108,17 @@ impl PinObject {
             allocator_file: core::ptr::null_mut(),
             allocator_table: KSSTREAMALLOCATOR_FUNCTIONTABLE { AllocateFrame: None, FreeFrame: None },
             master_clock: core::ptr::null_mut(),
+            clock_table: NO_CLOCK,
+            clock_interface: IKsReferenceClock { lpVtbl: &REFERENCE_CLOCK_VTBL },
+            clock_references: 0,
             pipe_id: core::ptr::null_mut(),
         }
+    }
+
+    /// References the minidriver holds on the pin's IKsReferenceClock (0 once it has
+    /// released every one it took).
+    pub fn clock_references(&self) -> u32 {
+        self.clock_references
     }
 
     /// The pin's descriptor (static, or its KsEdit copy).
@@ -121,8 +153,14 @@ impl PinObject {
             core::ptr::null_mut(),
             KSSTREAMALLOCATOR_FUNCTIONTABLE { AllocateFrame: None, FreeFrame: None },
         );
-        if let Some(clock) = NonNull::new(core::mem::replace(&mut self.master_clock, core::ptr::null_mut())) {
-            self.objects.dereference(clock);
+        self.replace_clock(core::ptr::null_mut(), NO_CLOCK);
+    }
+
+    fn replace_clock(&mut self, file: *mut c_void, table: KSCLOCK_FUNCTIONTABLE) {
+        let old = core::mem::replace(&mut self.master_clock, file);
+        self.clock_table = table;
+        if let Some(old) = NonNull::new(old) {
+            self.objects.dereference(old);
         }
     }
 
@@ -343,24 +381,182 @@ unsafe extern "system" fn stream_allocator_set(
     STATUS_SUCCESS
 }
 
+/// AVStream's KSPROPERTY_STREAM_MASTERCLOCK Get (ReactOS `IKsPin_PinMasterClock`): a
+/// NULL handle when the pin implements a clock itself, else STATUS_UNSUCCESSFUL.
+unsafe extern "system" fn master_clock_get(irp: *mut IRP, r: *mut KSIDENTIFIER, data: PVOID) -> NTSTATUS {
+    // SAFETY: KS's handler contract.
+    let pin = unsafe { pin_of(irp) };
+    let implements = pin.descriptor().Flags & KSPIN_FLAG_IMPLEMENT_CLOCK != 0
+        // SAFETY: a static dispatch table's clock dispatch, or null.
+        && pin.dispatch().is_some_and(|d| !d.Clock.is_null());
+    if !implements {
+        // SAFETY: as above.
+        unsafe { set_information(irp, 0) };
+        return STATUS_UNSUCCESSFUL;
+    }
+    // SAFETY: as above.
+    unsafe { null_handle_get(irp, r, data) }
+}
+
+/// AVStream's KSPROPERTY_STREAM_MASTERCLOCK Set (ReactOS `IKsPin_PinMasterClock`):
+/// outside KSSTATE_STOP STATUS_INVALID_DEVICE_STATE; NULL drops the clock; otherwise
+/// the handle is referenced with SYNCHRONIZE | DIRECTORY_QUERY (= FILE_READ_DATA) and
+/// asked for KSPROPERTY_CLOCK_FUNCTIONTABLE; a failure returns its status and drops the
+/// reference.
 unsafe extern "system" fn master_clock_set(irp: *mut IRP, _r: *mut KSIDENTIFIER, data: PVOID) -> NTSTATUS {
     // SAFETY: KS's handler contract (MinData 8 checked).
     let (pin, mode, handle) =
         unsafe { (pin_of(irp), requestor_mode(irp), data.cast::<HANDLE>().read_unaligned()) };
     // SAFETY: as above.
     unsafe { set_information(irp, 0) };
-    let new = if handle.is_null() {
-        core::ptr::null_mut()
-    } else {
-        match pin.objects.reference_file_by_handle(handle, SYNCHRONIZE | FILE_READ_DATA, mode) {
-            Ok(file) => file.as_ptr(),
-            Err(status) => return status,
-        }
-    };
-    if let Some(old) = NonNull::new(core::mem::replace(&mut pin.master_clock, new)) {
-        pin.objects.dereference(old);
+    if pin.ks.ClientState != KSSTATE_STOP {
+        return STATUS_INVALID_DEVICE_STATE;
     }
+    if handle.is_null() {
+        pin.replace_clock(core::ptr::null_mut(), NO_CLOCK);
+        return STATUS_SUCCESS;
+    }
+    let file = match pin.objects.reference_file_by_handle(handle, SYNCHRONIZE | FILE_READ_DATA, mode) {
+        Ok(file) => file,
+        Err(status) => return status,
+    };
+    let mut table = [0u8; core::mem::size_of::<KSCLOCK_FUNCTIONTABLE>()];
+    match pin.objects.property_get(file, &KSPROPSETID_Clock, KSPROPERTY_CLOCK_FUNCTIONTABLE, &mut table) {
+        Ok(n) if n == table.len() => {
+            // SAFETY: the clock wrote a whole KSCLOCK_FUNCTIONTABLE.
+            let table = unsafe { table.as_ptr().cast::<KSCLOCK_FUNCTIONTABLE>().read_unaligned() };
+            pin.replace_clock(file.as_ptr(), table);
+            STATUS_SUCCESS
+        }
+        answered => {
+            pin.objects.dereference(file);
+            answered.err().unwrap_or(STATUS_INVALID_BUFFER_SIZE)
+        }
+    }
+}
+
+const NO_CLOCK: KSCLOCK_FUNCTIONTABLE =
+    KSCLOCK_FUNCTIONTABLE { GetTime: None, GetPhysicalTime: None, GetCorrelatedTime: None, GetCorrelatedPhysicalTime: None };
+
+/// KsPinGetReferenceClockInterface (ReactOS `pin.c`): the pin's IKsReferenceClock,
+/// referenced, when a master clock is assigned; else STATUS_DEVICE_NOT_READY.
+///
+/// # Safety
+///
+/// `pin` is the KSPIN of a live [`PinObject`]; `out` is writable.
+pub unsafe fn reference_clock(pin: *mut KSPIN, out: *mut *mut IKsReferenceClock) -> NTSTATUS {
+    // SAFETY: the caller's contract: KSPIN is the first field of a PinObject.
+    let pin = unsafe { &mut *pin.cast::<PinObject>() };
+    if pin.master_clock.is_null() {
+        return STATUS_DEVICE_NOT_READY;
+    }
+    pin.clock_references = pin.clock_references.saturating_add(1);
+    // SAFETY: the caller's contract.
+    unsafe { *out = &mut pin.clock_interface };
     STATUS_SUCCESS
+}
+
+/// The PinObject an IKsReferenceClock of the model belongs to.
+///
+/// # Safety
+///
+/// `this` is the `clock_interface` of a live PinObject.
+unsafe fn clock_owner<'a>(this: *mut IKsReferenceClock) -> &'a mut PinObject {
+    let offset = core::mem::offset_of!(PinObject, clock_interface);
+    // SAFETY: the caller's contract.
+    unsafe { &mut *this.cast::<u8>().sub(offset).cast::<PinObject>() }
+}
+
+unsafe extern "system" fn clock_add_ref(this: *mut IKsReferenceClock) -> u32 {
+    // SAFETY: the vtable's contract: `this` is a pin's interface.
+    let pin = unsafe { clock_owner(this) };
+    pin.clock_references = pin.clock_references.saturating_add(1);
+    pin.clock_references
+}
+
+unsafe extern "system" fn clock_release(this: *mut IKsReferenceClock) -> u32 {
+    // SAFETY: as above.
+    let pin = unsafe { clock_owner(this) };
+    pin.clock_references = pin.clock_references.saturating_sub(1);
+    pin.clock_references
+}
+
+unsafe extern "system" fn clock_get_time(this: *mut IKsReferenceClock) -> i64 {
+    // SAFETY: as above.
+    let pin = unsafe { clock_owner(this) };
+    match pin.clock_table.GetTime {
+        // SAFETY: the clock's own function for its referenced file object.
+        Some(get) if !pin.master_clock.is_null() => unsafe { get(pin.master_clock.cast()) },
+        _ => 0,
+    }
+}
+
+unsafe extern "system" fn clock_get_physical_time(this: *mut IKsReferenceClock) -> i64 {
+    // SAFETY: as above.
+    let pin = unsafe { clock_owner(this) };
+    match pin.clock_table.GetPhysicalTime {
+        // SAFETY: as above.
+        Some(get) if !pin.master_clock.is_null() => unsafe { get(pin.master_clock.cast()) },
+        _ => 0,
+    }
+}
+
+unsafe extern "system" fn clock_correlated(this: *mut IKsReferenceClock, system: *mut i64) -> i64 {
+    // SAFETY: as above.
+    let pin = unsafe { clock_owner(this) };
+    match pin.clock_table.GetCorrelatedTime {
+        // SAFETY: as above; `system` is the caller's.
+        Some(get) if !pin.master_clock.is_null() => unsafe { get(pin.master_clock.cast(), system) },
+        _ => 0,
+    }
+}
+
+unsafe extern "system" fn clock_query_interface(
+    _this: *mut IKsReferenceClock,
+    _iid: *const GUID,
+    _out: *mut PVOID,
+) -> NTSTATUS {
+    STATUS_NOT_IMPLEMENTED
+}
+
+unsafe extern "system" fn clock_not_modelled(_this: *mut IKsReferenceClock, _out: PVOID) -> NTSTATUS {
+    STATUS_NOT_IMPLEMENTED
+}
+
+unsafe extern "system" fn clock_state_not_modelled(_this: *mut IKsReferenceClock, _out: *mut KSSTATE) -> NTSTATUS {
+    STATUS_NOT_IMPLEMENTED
+}
+
+/// The model's IKsReferenceClock vtable (ks.h order).
+static REFERENCE_CLOCK_VTBL: IKsReferenceClockVtbl = IKsReferenceClockVtbl {
+    QueryInterface: Some(clock_query_interface),
+    AddRef: Some(clock_add_ref),
+    Release: Some(clock_release),
+    GetTime: Some(clock_get_time),
+    GetPhysicalTime: Some(clock_get_physical_time),
+    GetCorrelatedTime: Some(clock_correlated),
+    GetCorrelatedPhysicalTime: Some(clock_correlated),
+    GetResolution: Some(clock_not_modelled),
+    GetState: Some(clock_state_not_modelled),
+};
+
+/// Whether AVStream dispatches a pin's Process now, with `queued` frames in its queue:
+/// the state allows it ([`may_process`]) and data is queued, or the pin sets
+/// KSPIN_FLAG_FRAMES_NOT_REQUIRED_FOR_PROCESSING ("Restarting Processing in AVStream").
+pub fn dispatches_process(pin: &PinObject, queued: usize) -> bool {
+    may_process(pin)
+        && (queued > 0 || pin.descriptor().Flags & KSPIN_FLAG_FRAMES_NOT_REQUIRED_FOR_PROCESSING != 0)
+}
+
+/// Whether a frame arriving in a queue that held `queued_before` frames initiates
+/// processing: into an empty queue by default, on every arrival with
+/// KSPIN_FLAG_INITIATE_PROCESSING_ON_EVERY_ARRIVAL, never with
+/// KSPIN_FLAG_DO_NOT_INITIATE_PROCESSING (KSPIN_DESCRIPTOR_EX docs; PFNKSPIN docs: "AVStream
+/// calls AVStrMiniPinProcess when new data arrives into a previously empty queue").
+pub fn arrival_initiates(pin: &PinObject, queued_before: usize) -> bool {
+    let flags = pin.descriptor().Flags;
+    flags & KSPIN_FLAG_DO_NOT_INITIATE_PROCESSING == 0
+        && (queued_before == 0 || flags & KSPIN_FLAG_INITIATE_PROCESSING_ON_EVERY_ARRIVAL != 0)
 }
 
 unsafe extern "system" fn pipe_id_get(irp: *mut IRP, _r: *mut KSIDENTIFIER, data: PVOID) -> NTSTATUS {
@@ -413,7 +609,7 @@ pub static CONNECTION_ITEMS: [KSPROPERTY_ITEM; 3] = [
 /// AVStream's Stream items on a pin.
 pub static STREAM_ITEMS: [KSPROPERTY_ITEM; 3] = [
     item(KSPROPERTY_STREAM_ALLOCATOR, Some(null_handle_get), Some(stream_allocator_set), HANDLE_SIZE),
-    item(KSPROPERTY_STREAM_MASTERCLOCK, Some(null_handle_get), Some(master_clock_set), HANDLE_SIZE),
+    item(KSPROPERTY_STREAM_MASTERCLOCK, Some(master_clock_get), Some(master_clock_set), HANDLE_SIZE),
     item(KSPROPERTY_STREAM_PIPE_ID, Some(pipe_id_get), Some(pipe_id_set), HANDLE_SIZE),
 ];
 

@@ -46,6 +46,15 @@ pub fn frame_extent(pin: &PinObject) -> u32 {
     }
 }
 
+/// How many frames the requestor keeps in the pipe: the frame count of
+/// `Descriptor->AllocatorFraming->FramingItem[0]`, at least one (inferred, as the frame
+/// size is: KS-NOTES says the requestor sizes its frames from that item).
+pub fn frames_in_flight(pin: &PinObject) -> usize {
+    // SAFETY: the descriptor's framing is null or a valid KSALLOCATOR_FRAMING_EX.
+    let frames = unsafe { pin.descriptor().AllocatorFraming.as_ref() }.map_or(1, |f| f.FramingItem[0].Frames);
+    (frames as usize).max(1)
+}
+
 /// Takes a frame for `pin`'s next IRP (None when the allocator has none left).
 pub fn take(pin: &PinObject) -> Option<Frame> {
     let extent = frame_extent(pin);

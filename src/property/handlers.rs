@@ -7,7 +7,7 @@
 use crate::allocator::AllocatorStats;
 use crate::kernel::Irp;
 use crate::ks::{
-    IRP, KSALLOCATOR_FRAMING, KSALLOCATOR_FRAMING_EX, KSALLOCATOR_FRAMING_EX_SIZE, KSIDENTIFIER, NTSTATUS,
+    IRP, KSALLOCATOR_FRAMING, KSPROPERTY_DROPPEDFRAMES_CURRENT_S, KSALLOCATOR_FRAMING_EX, KSALLOCATOR_FRAMING_EX_SIZE, KSIDENTIFIER, NTSTATUS,
     PVOID, STATUS_BUFFER_OVERFLOW, STATUS_BUFFER_TOO_SMALL, STATUS_INVALID_DEVICE_REQUEST,
     STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
 };
@@ -171,4 +171,28 @@ pub unsafe extern "system" fn reset_statistics(
         }
         None => STATUS_INVALID_DEVICE_STATE,
     }
+}
+
+/// KSPROPERTY_DROPPEDFRAMES_CURRENT (PROPSETID_VIDCAP_DROPPEDFRAMES) Get: the capture
+/// pin's picture number, drop count and average frame size since STOP → ACQUIRE
+/// ([`crate::pacing::Pacer::dropped`]). The value is a whole
+/// KSPROPERTY_DROPPEDFRAMES_CURRENT_S ("KSPROPERTY_DROPPEDFRAMES_CURRENT" docs: the
+/// property descriptor and value types are both that structure), its Property member
+/// a copy of the request.
+///
+/// # Safety
+///
+/// As a PFNKSHANDLER: KS checked MinData (48).
+pub unsafe extern "system" fn dropped_frames(irp: *mut IRP, request: *mut KSIDENTIFIER, data: PVOID) -> NTSTATUS {
+    // SAFETY: KS's handler contract.
+    let mut ctx = try_context!(unsafe { context(irp, request, data) });
+    let counts = ctx.pin.pacer().dropped();
+    let value = KSPROPERTY_DROPPEDFRAMES_CURRENT_S {
+        Property: ctx.request,
+        PictureNumber: counts.picture_number,
+        DropCount: counts.drop_count,
+        AverageFrameSize: counts.average_frame_size,
+    };
+    // SAFETY: `data` is the system buffer of `data_len` bytes (KS's contract).
+    unsafe { reply(&mut ctx, &value) }
 }

@@ -34,6 +34,9 @@
 //!   Set: referenced, asked for its function table, kept until replaced or the pin
 //!   closes). `tests/allocator_path.rs` shows a pin table that lists it losing the pool.
 //! - The private statistics set: the pool a client created on this pin.
+//! - PROPSETID_VIDCAP_DROPPEDFRAMES (capture pin only): KSPROPERTY_DROPPEDFRAMES_CURRENT,
+//!   which a video capture pin must implement ("KSPROPERTY_DROPPEDFRAMES_CURRENT" docs);
+//!   AVStream has no item of its own for it.
 //!
 //! # Kernel contract
 //!
@@ -46,8 +49,8 @@ pub mod handlers;
 use crate::allocator::AllocatorStats;
 use crate::ks::{
     GUID, KSALLOCATOR_FRAMING, KSAUTOMATION_TABLE, KSIDENTIFIER, KSPROPERTY_CONNECTION_ALLOCATORFRAMING,
-    KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX, KSPROPERTY_ITEM, KSPROPERTY_SET, KSPROPSETID_Connection,
-    PFNKSHANDLER,
+    KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX, KSPROPERTY_DROPPEDFRAMES_CURRENT, KSPROPERTY_DROPPEDFRAMES_CURRENT_S,
+    KSPROPERTY_ITEM, KSPROPERTY_SET, KSPROPSETID_Connection, PFNKSHANDLER, PROPSETID_VIDCAP_DROPPEDFRAMES,
 };
 
 /// ksframe's private property set: the allocator's counters (named as KS names sets).
@@ -175,3 +178,27 @@ pub static PIN_PROPERTY_SETS: [KSPROPERTY_SET; 2] = [
 
 /// The pins' automation table (`KSPIN_DESCRIPTOR_EX.AutomationTable`).
 pub static PIN_AUTOMATION_TABLE: KSAUTOMATION_TABLE = automation_table(&PIN_PROPERTY_SETS);
+
+const DROPPED_SIZE: u32 = core::mem::size_of::<KSPROPERTY_DROPPEDFRAMES_CURRENT_S>() as u32;
+
+/// PROPSETID_VIDCAP_DROPPEDFRAMES items (the capture pin). The request and the value are
+/// both a KSPROPERTY_DROPPEDFRAMES_CURRENT_S, so MinProperty and MinData are its size
+/// (the property's usage table in the docs; the stream-class capture samples declare
+/// the item the same way).
+pub static DROPPED_FRAMES: [KSPROPERTY_ITEM; 1] = items([Property {
+    id: KSPROPERTY_DROPPEDFRAMES_CURRENT,
+    get: Some(handlers::dropped_frames),
+    set: None,
+    min_property: DROPPED_SIZE,
+    min_data: DROPPED_SIZE,
+}]);
+
+/// The capture pin's property sets: the pins' sets and the dropped-frames set.
+pub static CAPTURE_PROPERTY_SETS: [KSPROPERTY_SET; 3] = [
+    property_set(&KSPROPSETID_Connection, &CONNECTION),
+    property_set(&KSPROPSETID_KsframeAllocator, &STATISTICS),
+    property_set(&PROPSETID_VIDCAP_DROPPEDFRAMES, &DROPPED_FRAMES),
+];
+
+/// The capture pin's automation table.
+pub static CAPTURE_AUTOMATION_TABLE: KSAUTOMATION_TABLE = automation_table(&CAPTURE_PROPERTY_SETS);

@@ -35,12 +35,13 @@ pub mod objects;
 
 use crate::ks::*;
 use crate::model::allocator::create_on_pin;
-use crate::model::avstream::{PinObject, may_process, set_state};
+use crate::model::avstream::{PinObject, set_state};
 use crate::model::requestor::{self, Frame, FrameSource};
 use objects::{FILE_GENERIC_READ, HOST_OBJECTS, Kind};
 use std::boxed::Box;
 use std::string::String;
 use std::vec;
+use std::collections::VecDeque;
 use std::vec::Vec;
 
 /// What a property request returned.
@@ -154,15 +155,105 @@ impl Pin {
     }
 }
 
+/// What reached the sink of one frame: its stream header as the IRP source's Process
+/// left it, and the KS_FRAME_INFO after it when the header had room for one.
+#[derive(Clone, Copy, Debug)]
+pub struct Delivered {
+    /// Virtual time when the sink took it (100 ns units).
+    pub at: i64,
+    /// PresentationTime.Time.
+    pub presentation_time: i64,
+    /// Duration.
+    pub duration: i64,
+    /// OptionsFlags.
+    pub options: u32,
+    /// DataUsed.
+    pub data_used: u32,
+    /// The KS_FRAME_INFO after the header, when `Size` covered one.
+    pub frame_info: Option<KS_FRAME_INFO>,
+}
+
+/// A stream header as AVStream allocates it for a pin: StreamHeaderSize bytes, room for
+/// a KS_FRAME_INFO after the KSSTREAM_HEADER.
+#[repr(C)]
+struct HeaderBlock {
+    header: KSSTREAM_HEADER,
+    info: KS_FRAME_INFO,
+}
+
+/// A frame in the pipe and its header.
+struct Slot {
+    frame: Frame,
+    header: Box<HeaderBlock>,
+}
+
 /// A kernel-to-kernel connection: `source` sends IRPs (its requestor fills them) to
-/// `sink`.
-#[derive(Debug, Default)]
+/// `sink`. Frames circulate: the requestor queues empty frames on the source pin, the
+/// source's Process fills them, they queue on the sink, the sink's Process consumes
+/// them, and the requestor gives each back and takes a new one.
+#[derive(Default)]
 pub struct Connection {
-    /// Every frame the requestor sent, in order: its address and where it came from.
+    /// Every frame the sink consumed, in order: its address and where it came from.
     pub sent: Vec<(usize, FrameSource)>,
+    /// What the sink saw of each frame, in order.
+    pub delivered: Vec<Delivered>,
     /// Process calls that returned a failure status, or advanced more than the frame.
     pub faults: Vec<String>,
+    at_source: VecDeque<Slot>,
+    at_sink: VecDeque<Slot>,
+    kick_source: bool,
+    kick_sink: bool,
+    stall_until: i64,
+    takes_left: Option<usize>,
 }
+
+impl core::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Connection")
+            .field("sent", &self.sent.len())
+            .field("at_source", &self.at_source.len())
+            .field("at_sink", &self.at_sink.len())
+            .field("faults", &self.faults)
+            .finish()
+    }
+}
+
+impl Connection {
+    /// Frames in the pipe now (queued on either pin).
+    pub fn in_flight(&self) -> usize {
+        self.at_source.len() + self.at_sink.len()
+    }
+
+    /// Empty frames queued on the source pin now.
+    pub fn queued_at_source(&self) -> usize {
+        self.at_source.len()
+    }
+}
+
+std::thread_local! {
+    /// Pins KsPinAttemptProcessing was called for since the simulator last looked.
+    static ATTEMPTS: core::cell::RefCell<Vec<usize>> = const { core::cell::RefCell::new(Vec::new()) };
+}
+
+fn record_attempt(pin: *mut KSPIN, _asynchronous: bool) {
+    ATTEMPTS.with(|a| a.borrow_mut().push(pin as usize));
+}
+
+fn pin_reference_clock(pin: *mut KSPIN, out: *mut *mut IKsReferenceClock) -> NTSTATUS {
+    // SAFETY: every KSPIN the host backend sees in a simulation is the first field of a
+    // live PinObject (Sim::create_pin_with), and `out` is the driver's out pointer.
+    unsafe { crate::model::avstream::reference_clock(pin, out) }
+}
+
+/// The AVStream pin routines the simulator answers (through the host backend).
+static PIN_SERVICES: crate::kernel::host::PinServices = crate::kernel::host::PinServices {
+    attempt_processing: record_attempt,
+    reference_clock: pin_reference_clock,
+};
+
+/// How long [`Sim::run`] waits in virtual time without a frame reaching the sink before
+/// it gives up (the pipe is not moving: a pin paused or stopped).
+pub const IDLE_LIMIT: i64 = 20_000_000;
 
 /// A filter instance: which descriptor it was made from and how many pins of each type
 /// are open on it.
@@ -181,7 +272,15 @@ pub struct Sim {
 impl Sim {
     /// A simulator over `device`.
     pub fn new(device: &'static KSDEVICE_DESCRIPTOR) -> Self {
+        crate::kernel::host::clear_virtual_time();
+        crate::kernel::host::set_pin_services(Some(&PIN_SERVICES));
+        ATTEMPTS.with(|a| a.borrow_mut().clear());
         Self { device, filters: Vec::new() }
+    }
+
+    /// The virtual time, 100 ns units (it starts at 0 with each simulator).
+    pub fn now(&self) -> i64 {
+        crate::kernel::host::virtual_now()
     }
 
     /// Creates an instance of filter descriptor `descriptor` (what opening the filter's
@@ -265,6 +364,11 @@ impl Sim {
     /// (allocator, clock) dropped, the Close dispatch, the bag freed.
     pub fn close_pin(&mut self, mut pin: Pin) -> NTSTATUS {
         let _ = set_state(&mut pin.object, KSSTATE_STOP);
+        assert_eq!(
+            pin.object.clock_references(),
+            0,
+            "the minidriver still holds references on the pin's IKsReferenceClock after STOP"
+        );
         pin.object.release_references();
         let mut irp = IrpBuffers::new(0, 0, core::ptr::null_mut(), KernelMode);
         let close = pin.object.dispatch().and_then(|d| d.Close);
@@ -374,72 +478,238 @@ impl Sim {
         assert_eq!(sink.object.ks.DataFlow, KSPIN_DATAFLOW_IN);
         source.object.ks.Communication = KSPIN_COMMUNICATION_SOURCE;
         sink.object.ks.Communication = KSPIN_COMMUNICATION_SINK;
-        Connection::default()
+        Connection { kick_source: true, kick_sink: true, ..Connection::default() }
     }
 
-    /// Streams up to `frames` frames `source` → `sink`: the source's requestor takes a
-    /// frame (assigned allocator, or its own), the source's Process fills it as its
-    /// output leading edge, the IRP goes to the sink's Process as its input leading edge
-    /// with DataUsed bytes, then back to the requestor, which returns the frame. Frames
-    /// move only while both pins may process; stops early when none is left.
-    pub fn run(
-        &mut self,
-        connection: &mut Connection,
-        source: &mut Pin,
-        sink: &mut Pin,
-        frames: usize,
-    ) -> usize {
-        for n in 0..frames {
-            if !may_process(&source.object) || !may_process(&sink.object) {
-                return n;
+    /// A kernel handle to a new KS clock for [`Sim::assign_clock`]; its time is the
+    /// virtual time minus `origin`.
+    pub fn create_clock(&mut self, origin: i64) -> HANDLE {
+        objects::open_clock(origin)
+    }
+
+    /// Assigns the clock behind `handle` (or none, with NULL) to `pin` as its master
+    /// clock through KSPROPERTY_STREAM_MASTERCLOCK Set from kernel mode, as a graph does.
+    pub fn assign_clock(&mut self, pin: &mut Pin, handle: HANDLE) -> NTSTATUS {
+        let request =
+            Request::set(KSPROPSETID_Stream, KSPROPERTY_STREAM_MASTERCLOCK, &(handle as usize).to_le_bytes())
+                .from(KernelMode);
+        self.property(pin, &request).status
+    }
+
+    /// The sink stops taking frames for `duration` (a downstream filter that is busy):
+    /// the source's queue drains and the camera drops the frames that fall due meanwhile.
+    pub fn stall_sink(&mut self, connection: &mut Connection, duration: i64) {
+        connection.stall_until = self.now().saturating_add(duration);
+    }
+
+    /// Streams until `frames` more frames reached the sink, advancing virtual time from
+    /// timer to timer; the requestor takes no more frames than that, so none is left in
+    /// the pipe at the end. Stops early when the pipe stops moving for [`IDLE_LIMIT`]
+    /// (a pin not running). Returns the frames that reached the sink.
+    pub fn run(&mut self, connection: &mut Connection, source: &mut Pin, sink: &mut Pin, frames: usize) -> usize {
+        let start = connection.sent.len();
+        connection.takes_left = Some(frames.saturating_sub(connection.in_flight()));
+        let (mut last_progress, mut last_done) = (self.now(), 0);
+        loop {
+            self.service(connection, source, sink);
+            let done = connection.sent.len() - start;
+            if done >= frames {
+                break;
             }
-            let Some(frame) = requestor::take(&source.object) else { return n };
-            let delivered = self.deliver(connection, source, sink, frame);
-            requestor::give_back(&source.object, frame);
-            connection.sent.push((frame.data as usize, frame.source));
-            if !delivered {
-                return n;
+            if done > last_done {
+                (last_progress, last_done) = (self.now(), done);
+            }
+            match self.next_event(connection) {
+                Some(t) if t.saturating_sub(last_progress) <= IDLE_LIMIT => {
+                    self.advance(connection, source, sink, t);
+                }
+                _ => break,
             }
         }
-        frames
+        connection.takes_left = None;
+        connection.sent.len() - start
     }
 
-    fn deliver(
+    /// Streams for `duration` of virtual time; returns the frames that reached the sink.
+    /// Frames stay in the pipe at the end ([`Sim::stop`] returns them).
+    pub fn run_for(
         &mut self,
         connection: &mut Connection,
         source: &mut Pin,
         sink: &mut Pin,
-        frame: Frame,
-    ) -> bool {
-        let mut header = KSSTREAM_HEADER {
-            Size: core::mem::size_of::<KSSTREAM_HEADER>() as u32,
-            TypeSpecificFlags: 0,
-            PresentationTime: KSTIME { Time: 0, Numerator: 1, Denominator: 1 },
-            Duration: 0,
-            FrameExtent: frame.extent,
-            DataUsed: 0,
-            Data: frame.data,
-            OptionsFlags: 0,
-            Reserved: 0,
-        };
-        let none = KSSTREAM_POINTER_OFFSET { Data: core::ptr::null_mut(), Count: 0, Remaining: 0 };
-        let out =
-            KSSTREAM_POINTER_OFFSET { Data: frame.data.cast(), Count: frame.extent, Remaining: frame.extent };
-        let Some(produced) = process(connection, source, &mut header, none, out) else { return false };
-        // AVStream keeps DataUsed for a non-DMA output queue from the advance (avshws's
-        // comment; KS-NOTES): added to what the header held.
-        header.DataUsed = header.DataUsed.saturating_add(produced.out_used);
-        if header.DataUsed > header.FrameExtent {
-            connection.faults.push(std::format!(
-                "DataUsed {} > FrameExtent {}",
-                header.DataUsed,
-                header.FrameExtent
-            ));
+        duration: i64,
+    ) -> usize {
+        let start = connection.sent.len();
+        let end = self.now().saturating_add(duration);
+        loop {
+            self.service(connection, source, sink);
+            match self.next_event(connection) {
+                Some(t) if t <= end => self.advance(connection, source, sink, t),
+                _ => break,
+            }
+        }
+        self.advance(connection, source, sink, end);
+        self.service(connection, source, sink);
+        connection.sent.len() - start
+    }
+
+    /// Stops the pipe as a graph does: both pins walk to KSSTATE_STOP, then the frames
+    /// still queued are cancelled back to the requestor, which returns them where they
+    /// came from.
+    pub fn stop(&mut self, connection: &mut Connection, source: &mut Pin, sink: &mut Pin) {
+        let _ = set_state(&mut source.object, KSSTATE_STOP);
+        let _ = set_state(&mut sink.object, KSSTATE_STOP);
+        for slot in connection.at_source.drain(..).chain(connection.at_sink.drain(..)) {
+            requestor::give_back(&source.object, slot.frame);
+        }
+        connection.kick_source = true;
+        connection.kick_sink = true;
+    }
+
+    /// The next time something happens: a timer expires, or the sink's stall ends.
+    fn next_event(&self, connection: &Connection) -> Option<i64> {
+        let timer = crate::kernel::host::next_timer_due();
+        let stall = (connection.stall_until > self.now()).then_some(connection.stall_until);
+        match (timer, stall) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Moves virtual time to `t`: expired timers queue their DPCs, the DPCs run (at
+    /// DISPATCH_LEVEL), and their KsPinAttemptProcessing calls become processing
+    /// attempts; a stall that ended lets the sink process again.
+    fn advance(&mut self, connection: &mut Connection, source: &mut Pin, sink: &mut Pin, t: i64) {
+        let _ = crate::kernel::host::advance_to(t);
+        let _ = crate::kernel::host::run_queued_dpcs();
+        let (source_ptr, sink_ptr) = (source.as_ptr() as usize, sink.as_ptr() as usize);
+        for pin in ATTEMPTS.with(|a| core::mem::take(&mut *a.borrow_mut())) {
+            connection.kick_source |= pin == source_ptr;
+            connection.kick_sink |= pin == sink_ptr;
+        }
+        if connection.stall_until != 0 && connection.stall_until <= t {
+            connection.stall_until = 0;
+            connection.kick_sink = true;
+        }
+    }
+
+    /// Runs everything that can happen without time passing.
+    fn service(&mut self, connection: &mut Connection, source: &mut Pin, sink: &mut Pin) {
+        let mut rounds = 0usize;
+        while self.prime(connection, source)
+            | self.process_source(connection, source, sink)
+            | self.process_sink(connection, source, sink)
+        {
+            rounds += 1;
+            if rounds > 100_000 {
+                connection.faults.push("Process returned STATUS_SUCCESS forever without progress".into());
+                return;
+            }
+        }
+    }
+
+    /// The requestor keeps its frames in the pipe (from PAUSE on).
+    fn prime(&mut self, connection: &mut Connection, source: &mut Pin) -> bool {
+        let mut took = false;
+        while source.object.ks.DeviceState >= KSSTATE_PAUSE
+            && connection.in_flight() < requestor::frames_in_flight(&source.object)
+            && connection.takes_left != Some(0)
+        {
+            let Some(frame) = requestor::take(&source.object) else { break };
+            if let Some(left) = connection.takes_left.as_mut() {
+                *left -= 1;
+            }
+            let size = (source.object.ks.StreamHeaderSize as usize)
+                .clamp(core::mem::size_of::<KSSTREAM_HEADER>(), core::mem::size_of::<HeaderBlock>());
+            // SAFETY: all-zero bytes are a valid header block.
+            let mut header: Box<HeaderBlock> = Box::new(unsafe { core::mem::zeroed() });
+            header.header.Size = size as u32;
+            header.header.FrameExtent = frame.extent;
+            header.header.Data = frame.data;
+            header.header.PresentationTime = KSTIME { Time: 0, Numerator: 1, Denominator: 1 };
+            let before = connection.at_source.len();
+            connection.at_source.push_back(Slot { frame, header });
+            connection.kick_source |= crate::model::avstream::arrival_initiates(&source.object, before);
+            took = true;
+        }
+        took
+    }
+
+    /// The source's Process when processing was initiated and AVStream dispatches it.
+    fn process_source(&mut self, connection: &mut Connection, source: &mut Pin, sink: &mut Pin) -> bool {
+        if !connection.kick_source
+            || !crate::model::avstream::dispatches_process(&source.object, connection.at_source.len())
+        {
             return false;
         }
-        let used = header.DataUsed;
-        let input = KSSTREAM_POINTER_OFFSET { Data: frame.data.cast(), Count: used, Remaining: used };
-        process(connection, sink, &mut header, input, none).is_some()
+        connection.kick_source = false;
+        let none = KSSTREAM_POINTER_OFFSET { Data: core::ptr::null_mut(), Count: 0, Remaining: 0 };
+        let Some(slot) = connection.at_source.front_mut() else { return false };
+        let extent = slot.frame.extent;
+        let out = KSSTREAM_POINTER_OFFSET { Data: slot.frame.data.cast(), Count: extent, Remaining: extent };
+        let header: *mut KSSTREAM_HEADER = &mut slot.header.header;
+        let (status, advanced) = process(source, header, none, out);
+        let ejected = advanced.filter(|a| a.eject);
+        if let Some(a) = ejected {
+            let mut slot = connection.at_source.pop_front().expect("the front slot");
+            // AVStream keeps DataUsed for a non-DMA output queue from the advance
+            // (avshws's comment; KS-NOTES): added to what the header held.
+            slot.header.header.DataUsed = slot.header.header.DataUsed.saturating_add(a.out_used);
+            if slot.header.header.DataUsed > slot.header.header.FrameExtent {
+                connection.faults.push(std::format!(
+                    "DataUsed {} > FrameExtent {}",
+                    slot.header.header.DataUsed,
+                    slot.header.header.FrameExtent
+                ));
+            }
+            let before = connection.at_sink.len();
+            connection.at_sink.push_back(slot);
+            connection.kick_sink |= crate::model::avstream::arrival_initiates(&sink.object, before);
+        }
+        if !NT_SUCCESS(status) {
+            connection.faults.push(std::format!("Process of pin {} failed: {status:#x}", source.object.ks.Id));
+        }
+        // STATUS_SUCCESS: AVStream calls again ("Restarting Processing in AVStream").
+        connection.kick_source |= status == STATUS_SUCCESS;
+        ejected.is_some() || status == STATUS_SUCCESS
+    }
+
+    /// The sink's Process, unless it is stalled.
+    fn process_sink(&mut self, connection: &mut Connection, source: &mut Pin, sink: &mut Pin) -> bool {
+        if self.now() < connection.stall_until
+            || !connection.kick_sink
+            || !crate::model::avstream::dispatches_process(&sink.object, connection.at_sink.len())
+        {
+            return false;
+        }
+        connection.kick_sink = false;
+        let none = KSSTREAM_POINTER_OFFSET { Data: core::ptr::null_mut(), Count: 0, Remaining: 0 };
+        let Some(slot) = connection.at_sink.front_mut() else { return false };
+        let used = slot.header.header.DataUsed;
+        let input = KSSTREAM_POINTER_OFFSET { Data: slot.frame.data.cast(), Count: used, Remaining: used };
+        let header: *mut KSSTREAM_HEADER = &mut slot.header.header;
+        let (status, advanced) = process(sink, header, input, none);
+        let ejected = advanced.is_some_and(|a| a.eject);
+        if ejected {
+            let slot = connection.at_sink.pop_front().expect("the front slot");
+            let h = &slot.header.header;
+            let info_fits = h.Size as usize >= core::mem::size_of::<HeaderBlock>();
+            connection.delivered.push(Delivered {
+                at: self.now(),
+                presentation_time: h.PresentationTime.Time,
+                duration: h.Duration,
+                options: h.OptionsFlags,
+                data_used: h.DataUsed,
+                frame_info: info_fits.then_some(slot.header.info),
+            });
+            requestor::give_back(&source.object, slot.frame);
+            connection.sent.push((slot.frame.data as usize, slot.frame.source));
+        }
+        if !NT_SUCCESS(status) {
+            connection.faults.push(std::format!("Process of pin {} failed: {status:#x}", sink.object.ks.Id));
+        }
+        connection.kick_sink |= status == STATUS_SUCCESS;
+        ejected || status == STATUS_SUCCESS
     }
 
     /// Calls the pin's Process with no frame queued, as AVStream does when processing is
@@ -506,15 +776,15 @@ fn free_bag(bag: PVOID) {
     drop(unsafe { Box::from_raw(bag.cast::<u64>()) });
 }
 
-/// Offers one frame to a pin's Process as its locked leading edge; what the pin advanced
-/// (None when it did not move the frame on, or failed).
+/// Offers one frame to a pin's Process as its locked leading edge (or none, with both
+/// offsets empty); the status and what the pin advanced.
 fn process(
-    connection: &mut Connection,
     pin: &mut Pin,
-    header: &mut KSSTREAM_HEADER,
+    header: *mut KSSTREAM_HEADER,
     input: KSSTREAM_POINTER_OFFSET,
     output: KSSTREAM_POINTER_OFFSET,
-) -> Option<crate::kernel::host::Advanced> {
+) -> (NTSTATUS, Option<crate::kernel::host::Advanced>) {
+    let offered = !input.Data.is_null() || !output.Data.is_null();
     let mut pointer = Box::new(KSSTREAM_POINTER {
         Context: core::ptr::null_mut(),
         Pin: pin.as_ptr(),
@@ -525,14 +795,15 @@ fn process(
     });
     pointer.Offset = if output.Data.is_null() { &mut pointer.OffsetIn } else { &mut pointer.OffsetOut };
     let raw: *mut KSSTREAM_POINTER = &mut *pointer;
-    crate::kernel::host::offer_stream_pointer(pin.as_ptr(), raw);
+    if offered {
+        crate::kernel::host::offer_stream_pointer(pin.as_ptr(), raw);
+    }
     let dispatch_process = pin.object.dispatch().and_then(|d| d.Process);
     // SAFETY: a live pin.
     let status = dispatch_process.map_or(STATUS_SUCCESS, |p| unsafe { p(pin.as_ptr()) });
-    if !NT_SUCCESS(status) {
-        connection.faults.push(std::format!("Process of pin {} failed: {status:#x}", pin.object.ks.Id));
-    }
-    crate::kernel::host::take_advanced(raw).filter(|a| a.eject)
+    // A pointer the pin did not take stays queued for the next call: withdraw the offer.
+    let _ = crate::kernel::host::withdraw_stream_pointer(pin.as_ptr());
+    (status, crate::kernel::host::take_advanced(raw))
 }
 
 fn guid_bytes(g: &GUID) -> [u8; 16] {

@@ -36,6 +36,9 @@ pub enum Kind {
     File(Box<u64>),
     /// An object of another type (an event).
     Event(Box<u64>),
+    /// A KS clock file object (a master clock a graph assigns): its time is the
+    /// simulator's virtual time minus `origin`.
+    Clock(Box<i64>),
 }
 
 impl Kind {
@@ -43,6 +46,7 @@ impl Kind {
         match self {
             Kind::Allocator(a) => &**a as *const AllocatorObject as usize,
             Kind::File(b) | Kind::Event(b) => &**b as *const u64 as usize,
+            Kind::Clock(c) => &**c as *const i64 as usize,
         }
     }
 }
@@ -114,6 +118,38 @@ pub fn open_file(kernel: bool) -> HANDLE {
 pub fn open_event(kernel: bool) -> HANDLE {
     open(Kind::Event(Box::new(0)), kernel, SYNCHRONIZE).0
 }
+
+/// A kernel handle to a new KS clock whose time is the virtual time minus `origin`.
+pub fn open_clock(origin: i64) -> HANDLE {
+    open(Kind::Clock(Box::new(origin)), true, FILE_GENERIC_READ).0
+}
+
+/// KSCLOCK_FUNCTIONTABLE.GetTime of the simulator's clocks.
+unsafe extern "system" fn clock_get_time(file: *mut FILE_OBJECT) -> i64 {
+    let origin = match table().objects.get(&(file as usize)).map(|o| &o.kind) {
+        Some(Kind::Clock(origin)) => **origin,
+        _ => panic!("GetTime on a file object that is not a live clock"),
+    };
+    crate::kernel::host::virtual_now() - origin
+}
+
+/// KSCLOCK_FUNCTIONTABLE.GetCorrelatedTime of the simulator's clocks.
+unsafe extern "system" fn clock_get_correlated_time(file: *mut FILE_OBJECT, system: *mut i64) -> i64 {
+    // SAFETY: the caller passes a writable LONGLONG (or null).
+    if let Some(system) = unsafe { system.as_mut() } {
+        *system = crate::kernel::host::virtual_now();
+    }
+    // SAFETY: as for GetTime.
+    unsafe { clock_get_time(file) }
+}
+
+/// The function table the simulator's clocks answer KSPROPERTY_CLOCK_FUNCTIONTABLE with.
+pub static CLOCK_FUNCTIONS: KSCLOCK_FUNCTIONTABLE = KSCLOCK_FUNCTIONTABLE {
+    GetTime: Some(clock_get_time),
+    GetPhysicalTime: Some(clock_get_time),
+    GetCorrelatedTime: Some(clock_get_correlated_time),
+    GetCorrelatedPhysicalTime: Some(clock_get_correlated_time),
+};
 
 /// Another handle to the object behind `handle`, with `granted` access.
 pub fn duplicate(handle: HANDLE, kernel: bool, granted: u32) -> Option<HANDLE> {
@@ -248,6 +284,14 @@ impl ObjectManager for HostObjects {
         let t = table();
         match &t.objects.get(&(object.as_ptr() as usize)).ok_or(STATUS_INVALID_HANDLE)?.kind {
             Kind::Allocator(a) => a.property_get(set, id, out),
+            Kind::Clock(_) if *set == KSPROPSETID_Clock && id == KSPROPERTY_CLOCK_FUNCTIONTABLE => {
+                let size = core::mem::size_of::<KSCLOCK_FUNCTIONTABLE>();
+                let out = out.get_mut(..size).ok_or(STATUS_BUFFER_TOO_SMALL)?;
+                // SAFETY: `size` writable bytes.
+                unsafe { core::ptr::write_unaligned(out.as_mut_ptr().cast(), CLOCK_FUNCTIONS) };
+                Ok(size)
+            }
+            Kind::Clock(_) => Err(STATUS_NOT_FOUND),
             // A file object that is not a KS object has no IOCTL_KS_PROPERTY.
             _ => Err(STATUS_INVALID_DEVICE_REQUEST),
         }

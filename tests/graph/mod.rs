@@ -72,11 +72,11 @@ impl Graph {
 
     /// Closes both pins (the allocator closes with the capture pin's reference).
     pub fn close(mut self) {
+        self.sim.stop(&mut self.connection, &mut self.capture, &mut self.sink);
         assert_eq!(self.sim.close_pin(self.capture), STATUS_SUCCESS);
         assert_eq!(self.sim.close_pin(self.sink), STATUS_SUCCESS);
         if let Some(a) = self.allocator {
             assert!(!objects::is_live(a), "the allocator outlived the pin that referenced it");
         }
-        let _ = &mut self.connection;
     }
 }

@@ -1,0 +1,352 @@
+//! The capture pin's camera: frames paced at the format's frame rate by a timer DPC,
+//! stamped with presentation time and duration, counted as captured or dropped.
+//!
+//! The shape is avshws's (Windows-driver-samples `avstream/avshws`): a timer DPC plays
+//! the sensor, one frame per AvgTimePerFrame, and calls KsPinAttemptProcessing; the
+//! pin's Process fills the frame that is due into the leading edge; a frame that is due
+//! while no buffer is queued is dropped (avshws counts it as skipped in the DPC when the
+//! hardware has no mapping to fill). Sources of each rule:
+//!
+//! - frame k of a run is due k × AvgTimePerFrame after the RUN transition; the DPC
+//!   re-arms the timer for the next frame's absolute time, so errors do not accumulate
+//!   (avshws `hwsim.cpp`: `m_StartTime + m_TimePerFrame * (m_InterruptTime + 1)`);
+//! - Process fills only the newest due frame; an older due frame that no buffer took is
+//!   dropped: "This counter increments whenever the minidriver was scheduled to capture
+//!   a frame, but failed to do so, for example, because of buffer starvation"
+//!   (KSPROPERTY_DROPPEDFRAMES_CURRENT_S docs); PictureNumber is "the sum of the number
+//!   of frames captured plus the number of frames dropped", both reset on the STOP →
+//!   ACQUIRE transition (same page);
+//! - PresentationTime is the master clock's time when a clock is assigned (avshws
+//!   `CompleteMappings`: `m_Clock->GetTime()`), else the stream time of the frame: the
+//!   time spent in RUN up to the frame's due time, on the [`crate::kernel::now`] axis;
+//!   Duration = AvgTimePerFrame; TIMEVALID | DURATIONVALID; DATADISCONTINUITY on the
+//!   first frame after each transition into RUN;
+//! - KS_FRAME_INFO after the header when `StreamHeader->Size` has room for it (avshws
+//!   checks the size: "AVStream makes no guarantee that because StreamHeaderSize is set
+//!   to a specific size that you will get that size"), PictureNumber and DropCount as
+//!   above.
+//!
+//! # Kernel contract
+//!
+//! - [`Pacer::init`]: once, at the pacer's final non-paged address (pin Create, PASSIVE).
+//! - [`Pacer::acquire`], [`Pacer::run`], [`Pacer::pause`], [`Pacer::stop`]:
+//!   SetDeviceState at PASSIVE_LEVEL, one transition at a time (AVStream serialises them
+//!   under the pin's control mutex). `pause` and `stop` return only when the timer is
+//!   cancelled and no DPC of this pacer is queued or running.
+//! - [`pacer_dpc`]: the DPC, DISPATCH_LEVEL, any processor, concurrently with Process.
+//! - [`Pacer::claim`] and the stamping: Process, PASSIVE_LEVEL (the pin does not ask for
+//!   DISPATCH_LEVEL processing), concurrently with the DPC. The DPC and Process share
+//!   one atomic word (frames due, frames taken) updated by compare-exchange, so each due
+//!   frame is either filled once or dropped once.
+
+use crate::kernel::{ReferenceClock, Timer};
+use crate::ks::{IKsReferenceClock, KDPC, KSPIN, PVOID};
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, Ordering};
+
+/// Frames due and frames taken (filled or dropped) since STOP → ACQUIRE, in one word:
+/// due in the high half, taken in the low half, both counting modulo 2^32.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Counts {
+    due: u32,
+    taken: u32,
+}
+
+impl Counts {
+    const fn unpack(word: u64) -> Self {
+        Self { due: (word >> 32) as u32, taken: word as u32 }
+    }
+
+    const fn pack(self) -> u64 {
+        ((self.due as u64) << 32) | self.taken as u64
+    }
+
+    /// Frames due and not yet taken.
+    const fn pending(self) -> u32 {
+        self.due.wrapping_sub(self.taken)
+    }
+}
+
+/// A frame Process may fill: its number since STOP → ACQUIRE (0-based) and what to
+/// stamp on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Claim {
+    /// The frame's number since STOP → ACQUIRE, 0-based.
+    pub index: u64,
+    /// PresentationTime.Time.
+    pub presentation_time: i64,
+    /// Duration.
+    pub duration: i64,
+    /// KS_FRAME_INFO.PictureNumber: frames captured plus dropped, this one included.
+    pub picture_number: i64,
+    /// KS_FRAME_INFO.DropCount: frames dropped so far.
+    pub drop_count: i64,
+    /// The first frame after a transition into RUN.
+    pub discontinuity: bool,
+}
+
+/// What KSPROPERTY_DROPPEDFRAMES_CURRENT reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Dropped {
+    /// Frames captured plus dropped since STOP → ACQUIRE.
+    pub picture_number: i64,
+    /// Frames dropped since STOP → ACQUIRE.
+    pub drop_count: i64,
+    /// Average bytes of the frames captured.
+    pub average_frame_size: u32,
+}
+
+/// The pacing state of one capture pin.
+#[derive(Debug)]
+pub struct Pacer {
+    timer: Timer,
+    /// The pin, for the DPC's KsPinAttemptProcessing.
+    pin: AtomicPtr<KSPIN>,
+    /// The DPC may tick and re-arm (RUN).
+    running: AtomicBool,
+    /// AvgTimePerFrame of the current run, 100 ns units.
+    interval: AtomicI64,
+    /// [`crate::kernel::now`] at the RUN transition.
+    run_start: AtomicI64,
+    /// Frames due before this run (Counts.due at the RUN transition).
+    run_base: AtomicU64,
+    /// Stream time accumulated by earlier runs since STOP → ACQUIRE.
+    stream_base: AtomicI64,
+    counts: AtomicU64,
+    dropped: AtomicU64,
+    filled: AtomicU64,
+    filled_bytes: AtomicU64,
+    discontinuity: AtomicBool,
+    /// The referenced master clock (IKsReferenceClock), or null.
+    clock: AtomicPtr<IKsReferenceClock>,
+}
+
+impl Default for Pacer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The frame interval used when a format states none (30 fps).
+pub const DEFAULT_INTERVAL: i64 = 333_333;
+
+impl Pacer {
+    /// A stopped pacer; [`Pacer::init`] must follow at its final address.
+    pub const fn new() -> Self {
+        Self {
+            timer: Timer::new(),
+            pin: AtomicPtr::new(core::ptr::null_mut()),
+            running: AtomicBool::new(false),
+            interval: AtomicI64::new(DEFAULT_INTERVAL),
+            run_start: AtomicI64::new(0),
+            run_base: AtomicU64::new(0),
+            stream_base: AtomicI64::new(0),
+            counts: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            filled: AtomicU64::new(0),
+            filled_bytes: AtomicU64::new(0),
+            discontinuity: AtomicBool::new(false),
+            clock: AtomicPtr::new(core::ptr::null_mut()),
+        }
+    }
+
+    /// Initialises the timer and its DPC for `pin`.
+    ///
+    /// # Safety
+    ///
+    /// Once, with `self` at its final non-paged address, where it stays until
+    /// [`Pacer::stop`] has returned; `pin` outlives the pacer. IRQL <= DISPATCH_LEVEL.
+    pub unsafe fn init(&self, pin: *mut KSPIN) {
+        self.pin.store(pin, Ordering::Release);
+        // SAFETY: the caller's contract; the DPC's context is this pacer, which outlives
+        // every DPC (stop shuts the timer down before the pacer goes).
+        unsafe { self.timer.init(pacer_dpc, (self as *const Self).cast_mut().cast()) };
+    }
+
+    /// STOP → ACQUIRE: the counters start again, and the pin's master clock, if one is
+    /// assigned (it can only be assigned in STOP), is taken for timestamps.
+    ///
+    /// # Safety
+    ///
+    /// PASSIVE_LEVEL; `pin` is the live pin this pacer belongs to.
+    pub unsafe fn acquire(&self, pin: *mut KSPIN) {
+        self.counts.store(0, Ordering::Relaxed);
+        self.dropped.store(0, Ordering::Relaxed);
+        self.filled.store(0, Ordering::Relaxed);
+        self.filled_bytes.store(0, Ordering::Relaxed);
+        self.stream_base.store(0, Ordering::Relaxed);
+        // SAFETY: the caller's contract.
+        let clock = unsafe { ReferenceClock::of_pin(pin) }.map_or(core::ptr::null_mut(), ReferenceClock::into_raw);
+        let old = self.clock.swap(clock, Ordering::AcqRel);
+        // SAFETY: a pointer from into_raw, taken back once.
+        drop(unsafe { ReferenceClock::from_raw(old) });
+    }
+
+    /// PAUSE → RUN: frames are due every `interval` from now.
+    ///
+    /// # Safety
+    ///
+    /// PASSIVE_LEVEL, after [`Pacer::init`]; not running.
+    pub unsafe fn run(&self, interval: i64) {
+        let interval = if interval > 0 { interval } else { DEFAULT_INTERVAL };
+        self.interval.store(interval, Ordering::Relaxed);
+        self.run_start.store(crate::kernel::now(), Ordering::Relaxed);
+        self.run_base.store(u64::from(Counts::unpack(self.counts.load(Ordering::Acquire)).due), Ordering::Relaxed);
+        self.discontinuity.store(true, Ordering::Relaxed);
+        self.running.store(true, Ordering::Release);
+        // SAFETY: an initialised timer (the caller's contract).
+        let _ = unsafe { self.timer.set(interval) };
+    }
+
+    /// RUN → PAUSE: no frame is due until the next RUN; returns when the timer is
+    /// cancelled and no DPC is queued or running. The stream time stops here.
+    ///
+    /// # Safety
+    ///
+    /// PASSIVE_LEVEL, after [`Pacer::init`].
+    pub unsafe fn pause(&self) {
+        if !self.running.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        // SAFETY: the caller's contract; `running` is false, so the DPC re-arms nothing.
+        unsafe { self.timer.shutdown() };
+        let ran = crate::kernel::now().saturating_sub(self.run_start.load(Ordering::Relaxed));
+        let _ = self.stream_base.fetch_add(ran.max(0), Ordering::Relaxed);
+    }
+
+    /// ACQUIRE → STOP (and pin Close): as [`Pacer::pause`], and the clock is released.
+    ///
+    /// # Safety
+    ///
+    /// PASSIVE_LEVEL, after [`Pacer::init`].
+    pub unsafe fn stop(&self) {
+        // SAFETY: the caller's contract.
+        unsafe {
+            self.pause();
+            // The timer may have been set by nothing but a DPC; shut it down regardless.
+            self.timer.shutdown();
+            drop(ReferenceClock::from_raw(self.clock.swap(core::ptr::null_mut(), Ordering::AcqRel)));
+        }
+    }
+
+    /// The DPC's work: frames due by now; an older frame still pending is dropped; the
+    /// timer is re-armed for the next frame. Returns whether processing should be
+    /// attempted (the pacer is running).
+    fn tick(&self) -> bool {
+        if !self.running.load(Ordering::Acquire) {
+            return false;
+        }
+        let interval = self.interval.load(Ordering::Relaxed).max(1);
+        let start = self.run_start.load(Ordering::Relaxed);
+        let elapsed = crate::kernel::now().saturating_sub(start).max(0);
+        let frames_this_run = elapsed.checked_div(interval).unwrap_or(0);
+        let due_now = self
+            .run_base
+            .load(Ordering::Relaxed)
+            .wrapping_add(u64::try_from(frames_this_run).unwrap_or(0)) as u32;
+        let mut word = self.counts.load(Ordering::Acquire);
+        loop {
+            let old = Counts::unpack(word);
+            // Due only moves forward (an early expiry leaves it where it is).
+            let ahead = due_now.wrapping_sub(old.due);
+            let due = if ahead > 0 && ahead < u32::MAX / 2 { due_now } else { old.due };
+            // Every frame due before the newest and still pending is lost: its time has
+            // passed with no buffer to take it.
+            let pending = due.wrapping_sub(old.taken);
+            let taken = if pending > 1 { due.wrapping_sub(1) } else { old.taken };
+            let new = Counts { due, taken };
+            match self.counts.compare_exchange_weak(word, new.pack(), Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => {
+                    let dropped = new.taken.wrapping_sub(old.taken);
+                    let _ = self.dropped.fetch_add(u64::from(dropped), Ordering::Relaxed);
+                    break;
+                }
+                Err(current) => word = current,
+            }
+        }
+        // The next frame's absolute time, from the run's start (no accumulated error).
+        let next = start.saturating_add(frames_this_run.saturating_add(1).saturating_mul(interval));
+        // SAFETY: an initialised timer (init precedes run); DISPATCH_LEVEL is allowed.
+        let _ = unsafe { self.timer.set(next.saturating_sub(crate::kernel::now())) };
+        true
+    }
+
+    /// Process's claim on the newest due frame, or None when no frame is due. Older
+    /// pending frames are dropped. `bytes` is what the frame will hold.
+    pub fn claim(&self, bytes: u32) -> Option<Claim> {
+        let mut word = self.counts.load(Ordering::Acquire);
+        let (old, new) = loop {
+            let old = Counts::unpack(word);
+            if old.pending() == 0 {
+                return None;
+            }
+            let new = Counts { due: old.due, taken: old.due };
+            match self.counts.compare_exchange_weak(word, new.pack(), Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => break (old, new),
+                Err(current) => word = current,
+            }
+        };
+        let older = old.pending().wrapping_sub(1);
+        let drop_count = self.dropped.fetch_add(u64::from(older), Ordering::Relaxed).wrapping_add(u64::from(older));
+        let _ = self.filled.fetch_add(1, Ordering::Relaxed);
+        let _ = self.filled_bytes.fetch_add(u64::from(bytes), Ordering::Relaxed);
+        let index = u64::from(new.due.wrapping_sub(1));
+        let interval = self.interval.load(Ordering::Relaxed);
+        // SAFETY: a clock taken in acquire stays referenced until stop, which runs only
+        // after the pin has left RUN and Process can no longer run.
+        let clock = unsafe { ReferenceClock::time_of(self.clock.load(Ordering::Acquire)) };
+        let presentation_time = clock.unwrap_or_else(|| {
+            // The frame's due time on the stream-time axis: earlier runs, then its place
+            // in this run (frame k of the run is due k × interval after its start).
+            let in_run = index.wrapping_sub(self.run_base.load(Ordering::Relaxed)).wrapping_add(1);
+            self.stream_base
+                .load(Ordering::Relaxed)
+                .saturating_add(i64::try_from(in_run).unwrap_or(i64::MAX).saturating_mul(interval))
+        });
+        Some(Claim {
+            index,
+            presentation_time,
+            duration: interval,
+            picture_number: i64::from(new.taken),
+            drop_count: i64::try_from(drop_count).unwrap_or(i64::MAX),
+            discontinuity: self.discontinuity.swap(false, Ordering::AcqRel),
+        })
+    }
+
+    /// The counters KSPROPERTY_DROPPEDFRAMES_CURRENT reports.
+    pub fn dropped(&self) -> Dropped {
+        let counts = Counts::unpack(self.counts.load(Ordering::Acquire));
+        let filled = self.filled.load(Ordering::Relaxed);
+        let bytes = self.filled_bytes.load(Ordering::Relaxed);
+        Dropped {
+            picture_number: i64::from(counts.taken),
+            drop_count: i64::try_from(self.dropped.load(Ordering::Relaxed)).unwrap_or(i64::MAX),
+            average_frame_size: bytes.checked_div(filled).and_then(|a| u32::try_from(a).ok()).unwrap_or(0),
+        }
+    }
+
+    /// Whether the DPC is live (RUN).
+    pub fn is_running(&self) -> bool {
+        self.running.load(Ordering::Acquire)
+    }
+}
+
+/// The pacer's DPC (`KDEFERRED_ROUTINE`): DISPATCH_LEVEL, any processor. Ticks the
+/// pacer and, while running, asks AVStream to process the pin (asynchronously, as
+/// avshws does from its DPC: `KsPinAttemptProcessing(m_Pin, TRUE)`).
+///
+/// # Safety
+///
+/// `context` is the [`Pacer`] that initialised this DPC, alive while the DPC can run
+/// ([`Pacer::stop`] guarantees it).
+pub unsafe extern "system" fn pacer_dpc(_dpc: *mut KDPC, context: PVOID, _a: PVOID, _b: PVOID) {
+    // SAFETY: the caller's contract.
+    let Some(pacer) = (unsafe { context.cast::<Pacer>().as_ref() }) else { return };
+    if pacer.tick() {
+        let pin = pacer.pin.load(Ordering::Acquire);
+        if !pin.is_null() {
+            // SAFETY: the pin outlives the pacer (init's contract); DISPATCH_LEVEL is
+            // allowed with asynchronous = true.
+            unsafe { crate::kernel::attempt_processing(pin, true) };
+        }
+    }
+}
