@@ -268,23 +268,38 @@ fn verify(run: &Run) -> Vec<String> {
     );
     expect("foreign free refused", is("alloc_foreign_free", &[("rejected", n(1))]));
     expect(
-        "Process in RUN on three frames, DataUsed from the advance, pending without data",
+        "five frames paced by the driver's timer DPC under Wine: nothing due at RUN, then \
+         stamped frames (TIMEVALID | DURATIONVALID, increasing due times on the 30 fps grid, \
+         increasing KS_FRAME_INFO picture numbers), DataUsed from the advance, pending \
+         without data",
         is(
             "process",
             &[
                 ("state", s(0)),
-                ("streamed", n(3)),
+                ("early", n(0)),
+                ("streamed", n(5)),
                 ("data_used_ok", n(1)),
+                ("increasing", n(1)),
+                ("on_grid", n(1)),
+                ("numbered", n(1)),
+                ("flags_valid", n(1)),
                 ("empty", s(0x103)),
                 ("stop", s(0)),
             ],
         ),
     );
+    // Five frames at 30 fps take at least 5 × 33.3 ms of Wine's real time: paced, not
+    // produced as fast as Process is called.
+    expect(
+        "the frames took real time",
+        run.step("process").and_then(|kv| kv.get("elapsed_ms")?.parse::<u64>().ok()).is_some_and(|ms| ms >= 150),
+    );
+    expect("no processing asked for after STOP", is("after_stop", &[("attempts", n(0))]));
     expect(
         "pool balance",
         is(
             "alloc_balance",
-            &[("allocations", n(u64::from(FRAMES) + 3)), ("frees", n(u64::from(FRAMES) + 3))],
+            &[("allocations", n(u64::from(FRAMES) + 6)), ("frees", n(u64::from(FRAMES) + 6))],
         ),
     );
     expect("statistics reset", is("prop stats_reset", &[("status", s(0))]));

@@ -25,6 +25,7 @@
 use super::backend;
 use crate::ks::{IKsReferenceClock, KDPC, KSPIN, KTIMER, NT_SUCCESS, PVOID};
 use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicUsize, Ordering};
 use core::ptr::NonNull;
 
 /// 100 ns units per second (KS's REFERENCE_TIME).
@@ -52,21 +53,32 @@ pub fn scale_counter(count: i64, frequency: i64) -> i64 {
 /// A DPC routine, as KeInitializeDpc takes it.
 pub type DpcRoutine = unsafe extern "system" fn(dpc: *mut KDPC, context: PVOID, arg1: PVOID, arg2: PVOID);
 
-/// A one-shot kernel timer whose expiry queues a DPC.
+/// A one-shot kernel timer whose expiry queues a DPC, re-armable from that DPC.
+///
+/// It is two KTIMER + KDPC pairs used in turn: each [`Timer::set`] arms the pair the
+/// previous set did not, so a DPC that re-arms the timer never sets the KTIMER whose
+/// expiry queued it. Windows allows re-arming a timer from its own DPC (avshws does),
+/// but Wine 8's KeSetTimerEx first cancels a set timer with
+/// WaitForThreadpoolTimerCallbacks, which waits forever when called from that timer's
+/// own callback (dlls/ntoskrnl.exe/sync.c; observed here as a hang in RUN). Alternating
+/// costs one more KTIMER and KDPC and is correct on both.
 ///
 /// # Invariants
 ///
 /// After [`Timer::init`] the storage is the kernel's: it is only touched through the
-/// kernel routines, and it must not move or be freed while the timer is set or its DPC
-/// is queued or running ([`Timer::shutdown`] establishes that).
+/// kernel routines, and it must not move or be freed while a timer is set or a DPC is
+/// queued or running ([`Timer::shutdown`] establishes that).
 #[derive(Debug)]
 pub struct Timer {
-    timer: UnsafeCell<KTIMER>,
-    dpc: UnsafeCell<KDPC>,
+    timers: [UnsafeCell<KTIMER>; 2],
+    dpcs: [UnsafeCell<KDPC>; 2],
+    /// The pair the next set arms (0 or 1).
+    turn: AtomicUsize,
 }
 
-// SAFETY: the KTIMER and KDPC are only accessed through kernel routines, which
-// synchronise their own access to them (the timer and DPC queues' locks).
+// SAFETY: the KTIMERs and KDPCs are only accessed through kernel routines, which
+// synchronise their own access to them (the timer and DPC queues' locks); `turn` is
+// atomic.
 unsafe impl Sync for Timer {}
 // SAFETY: as above; the storage holds no thread-bound state before init.
 unsafe impl Send for Timer {}
@@ -76,50 +88,67 @@ impl Timer {
     pub const fn new() -> Self {
         // SAFETY: KTIMER and KDPC are plain C structs for which all-zero bytes are valid
         // (null pointers, zero counts).
-        unsafe { Self { timer: UnsafeCell::new(core::mem::zeroed()), dpc: UnsafeCell::new(core::mem::zeroed()) } }
+        unsafe {
+            Self {
+                timers: [UnsafeCell::new(core::mem::zeroed()), UnsafeCell::new(core::mem::zeroed())],
+                dpcs: [UnsafeCell::new(core::mem::zeroed()), UnsafeCell::new(core::mem::zeroed())],
+                turn: AtomicUsize::new(0),
+            }
+        }
     }
 
-    /// KeInitializeTimerEx(NotificationTimer) and KeInitializeDpc(routine, context).
+    /// KeInitializeTimerEx(NotificationTimer) and KeInitializeDpc(routine, context), for
+    /// both pairs.
     ///
     /// # Safety
     ///
     /// `self` is at its final non-paged address and stays there until
-    /// [`Timer::shutdown`] has returned; the timer is not set; `context` is valid for
-    /// `routine` whenever the DPC can run. IRQL <= DISPATCH_LEVEL.
+    /// [`Timer::shutdown`] has returned; no timer is set; `context` is valid for
+    /// `routine` whenever a DPC can run. IRQL <= DISPATCH_LEVEL.
     pub unsafe fn init(&self, routine: DpcRoutine, context: PVOID) {
-        // SAFETY: the caller's contract; the storage is ours and not yet in use.
-        unsafe {
-            backend::initialize_timer(self.timer.get());
-            backend::initialize_dpc(self.dpc.get(), routine, context);
+        for (timer, dpc) in self.timers.iter().zip(&self.dpcs) {
+            // SAFETY: the caller's contract; the storage is ours and not yet in use.
+            unsafe {
+                backend::initialize_timer(timer.get());
+                backend::initialize_dpc(dpc.get(), routine, context);
+            }
         }
     }
 
     /// Sets the timer to expire `after` 100 ns units from now (at least 1) and queue the
-    /// DPC; a pending expiry is replaced. Returns whether the timer was already set.
+    /// DPC. Returns whether the pair it armed was still set.
     ///
     /// # Safety
     ///
-    /// [`Timer::init`] was called. IRQL <= DISPATCH_LEVEL.
+    /// [`Timer::init`] was called. IRQL <= DISPATCH_LEVEL. Not called again before the
+    /// expiry it arms, except after [`Timer::shutdown`] (one set per expiry, so the
+    /// pairs strictly alternate).
     pub unsafe fn set(&self, after: i64) -> bool {
         // A negative due time is relative (KeSetTimerEx docs).
         let due = after.max(1).saturating_neg();
+        let i = self.turn.fetch_xor(1, Ordering::AcqRel) & 1;
+        let (Some(timer), Some(dpc)) = (self.timers.get(i), self.dpcs.get(i)) else { return false };
         // SAFETY: an initialised timer and DPC (the caller's contract).
-        unsafe { backend::set_timer(self.timer.get(), due, self.dpc.get()) }
+        unsafe { backend::set_timer(timer.get(), due, dpc.get()) }
     }
 
-    /// KeCancelTimer: whether the timer was set (and is now not).
+    /// KeCancelTimer on both pairs: whether one was set (and is now not).
     ///
     /// # Safety
     ///
     /// [`Timer::init`] was called. IRQL <= DISPATCH_LEVEL.
     pub unsafe fn cancel(&self) -> bool {
-        // SAFETY: an initialised timer (the caller's contract).
-        unsafe { backend::cancel_timer(self.timer.get()) }
+        let mut was = false;
+        for timer in &self.timers {
+            // SAFETY: an initialised timer (the caller's contract).
+            was |= unsafe { backend::cancel_timer(timer.get()) };
+        }
+        was
     }
 
-    /// Stops the timer for good: after it returns the timer is not set and the DPC is
-    /// neither queued nor running, provided the DPC re-arms the timer only while
-    /// `still_wanted` returns true and `still_wanted` already returns false.
+    /// Stops the timer for good: after it returns no timer is set and no DPC is queued
+    /// or running, provided the DPC re-arms the timer only while a flag of its owner
+    /// says so and that flag is already cleared.
     ///
     /// Cancel, flush (a DPC that already ran may have re-armed the timer before it saw
     /// the stop), cancel again, flush again (a DPC queued by an expiry between the two

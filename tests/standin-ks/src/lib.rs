@@ -179,6 +179,105 @@ pub unsafe extern "system" fn KsStreamPointerAdvanceOffsetsAndUnlock(
     }
 }
 
+
+/// Frames the paced run streams.
+const PACED_FRAMES: usize = 5;
+
+/// KsPinAttemptProcessing calls (from the driver's DPC, on a Wine threadpool thread).
+static ATTEMPTS: AtomicU32 = AtomicU32::new(0);
+
+/// `KsPinAttemptProcessing`: AVStream would schedule processing on its worker; the
+/// stand-in counts the request and its main thread processes.
+#[unsafe(no_mangle)]
+pub unsafe extern "system" fn KsPinAttemptProcessing(_pin: *mut KSPIN, _asynchronous: u8) {
+    ATTEMPTS.fetch_add(1, Ordering::AcqRel);
+}
+
+/// `KsPinGetReferenceClockInterface`: the model's answer for the pin (no master clock is
+/// assigned here: STATUS_DEVICE_NOT_READY).
+#[unsafe(no_mangle)]
+pub unsafe extern "system" fn KsPinGetReferenceClockInterface(
+    pin: *mut KSPIN,
+    interface: *mut *mut IKsReferenceClock,
+) -> NTSTATUS {
+    // SAFETY: the driver passes the pin this stand-in made (a PinObject's KSPIN).
+    unsafe { ksframe::model::avstream::reference_clock(pin, interface) }
+}
+
+#[link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")]
+unsafe extern "system" {
+    fn KeDelayExecutionThread(mode: i8, alertable: u8, interval: *const i64) -> NTSTATUS;
+}
+
+#[link(name = "hal.dll", kind = "raw-dylib", modifiers = "+verbatim")]
+unsafe extern "system" {
+    fn KeQueryPerformanceCounter(frequency: *mut i64) -> i64;
+}
+
+fn delay_5ms() {
+    let interval: i64 = -50_000;
+    // SAFETY: a relative interval on the stack.
+    let _ = unsafe { KeDelayExecutionThread(0, 0, &interval) };
+}
+
+fn now_100ns() -> i64 {
+    let mut frequency = 0i64;
+    // SAFETY: a valid out pointer.
+    let count = unsafe { KeQueryPerformanceCounter(&mut frequency) };
+    ksframe::kernel::time::scale_counter(count, frequency)
+}
+
+/// What one Process call did with the frame offered.
+#[derive(Clone, Copy)]
+struct Outcome {
+    ejected: bool,
+    extent: u32,
+    data_used: u32,
+    options: u32,
+    presentation_time: i64,
+    picture_number: i64,
+}
+
+/// A stream header with room for the KS_FRAME_INFO the capture pin asks for.
+#[repr(C)]
+struct HeaderBlock {
+    header: KSSTREAM_HEADER,
+    info: KS_FRAME_INFO,
+}
+
+/// Offers `frame` as the pin's locked leading edge to Process.
+fn offer(pin: &mut PinObject, process: PFNKSPIN, frame: Option<requestor::Frame>) -> Option<Outcome> {
+    let frame = frame?;
+    // SAFETY: all-zero bytes are a valid header block.
+    let mut block: HeaderBlock = unsafe { core::mem::zeroed() };
+    block.header.Size = pin.ks.StreamHeaderSize.clamp(56, core::mem::size_of::<HeaderBlock>() as u32);
+    block.header.FrameExtent = frame.extent;
+    block.header.Data = frame.data;
+    let none = KSSTREAM_POINTER_OFFSET { Data: core::ptr::null_mut(), Count: 0, Remaining: 0 };
+    let mut pointer = KSSTREAM_POINTER {
+        Context: core::ptr::null_mut(),
+        Pin: &mut pin.ks,
+        StreamHeader: &mut block.header,
+        Offset: core::ptr::null_mut(),
+        OffsetIn: none,
+        OffsetOut: KSSTREAM_POINTER_OFFSET { Data: frame.data.cast(), Count: frame.extent, Remaining: frame.extent },
+    };
+    pointer.Offset = &mut pointer.OffsetOut;
+    EJECTED.store(false, Ordering::Relaxed);
+    LEADING_EDGE.store(&mut pointer, Ordering::Release);
+    // SAFETY: a live pin with a locked leading edge offered.
+    let _ = process.map(|p| unsafe { p(&mut pin.ks) });
+    LEADING_EDGE.store(core::ptr::null_mut(), Ordering::Release);
+    Some(Outcome {
+        ejected: EJECTED.load(Ordering::Relaxed),
+        extent: frame.extent,
+        data_used: block.header.DataUsed,
+        options: block.header.OptionsFlags,
+        presentation_time: block.header.PresentationTime.Time,
+        picture_number: block.info.PictureNumber,
+    })
+}
+
 // --- the object manager the model runs on ---------------------------------------------
 
 /// The one allocator handle this stand-in hands out (a kernel handle: top bit set).
@@ -691,60 +790,85 @@ unsafe fn play(device_descriptor: &'static KSDEVICE_DESCRIPTOR) {
         }
     }
 
-    // --- Process on the requestor's frames (RUN: PROCESS_IN_RUN_STATE_ONLY) --------------
-    let state = set_state(&mut pin, KSSTATE_RUN);
+    // --- paced frames: RUN arms the driver's timer; Wine's threadpool runs its DPC, whose
+    // KsPinAttemptProcessing lands here; this thread (PASSIVE, as AVStream's processing
+    // worker) then offers the next frame to Process (PROCESS_IN_RUN_STATE_ONLY). ------------
     let process = dispatch.and_then(|d| d.Process);
+    let mut frame = requestor::take(&pin);
+    let state = set_state(&mut pin, KSSTATE_RUN);
+    let started = now_100ns();
+    // The gate opens at RUN and AVStream attempts processing: no frame is due yet, so
+    // Process leaves the frame where it is and pends.
+    let early = offer(&mut pin, process, frame);
     let mut streamed = 0u32;
     let mut data_used_ok = true;
-    for _ in 0..3 {
-        let Some(frame) = requestor::take(&pin) else { break };
-        let mut header: KSSTREAM_HEADER = unsafe { core::mem::zeroed() };
-        header.Size = core::mem::size_of::<KSSTREAM_HEADER>() as u32;
-        header.FrameExtent = frame.extent;
-        header.Data = frame.data;
-        let none = KSSTREAM_POINTER_OFFSET { Data: core::ptr::null_mut(), Count: 0, Remaining: 0 };
-        let mut pointer = KSSTREAM_POINTER {
-            Context: core::ptr::null_mut(),
-            Pin: &mut pin.ks,
-            StreamHeader: &mut header,
-            Offset: core::ptr::null_mut(),
-            OffsetIn: none,
-            OffsetOut: KSSTREAM_POINTER_OFFSET {
-                Data: frame.data.cast(),
-                Count: frame.extent,
-                Remaining: frame.extent,
-            },
-        };
-        pointer.Offset = &mut pointer.OffsetOut;
-        LEADING_EDGE.store(&mut pointer, Ordering::Release);
-        // SAFETY: a live pin with a locked leading edge offered.
-        let s = process.map_or(STATUS_SUCCESS, |p| unsafe { p(&mut pin.ks) });
-        if s == STATUS_SUCCESS
-            && EJECTED.load(Ordering::Relaxed)
-            && ADVANCED_OUT.load(Ordering::Relaxed) == frame.extent
-        {
-            streamed += 1;
+    let mut times = [0i64; PACED_FRAMES];
+    let mut pictures = [0i64; PACED_FRAMES];
+    let mut valid_flags = true;
+    let mut waited = 0;
+    while (streamed as usize) < PACED_FRAMES && waited < 400 {
+        delay_5ms();
+        waited += 1;
+        if ATTEMPTS.swap(0, Ordering::AcqRel) == 0 {
+            continue;
         }
-        data_used_ok &= header.DataUsed == frame.extent;
-        requestor::give_back(&pin, frame);
+        let outcome = offer(&mut pin, process, frame);
+        if let Some(o) = outcome.filter(|o| o.ejected) {
+            data_used_ok &= o.data_used == o.extent;
+            valid_flags &= o.options & 0x110 == 0x110;
+            times[streamed as usize] = o.presentation_time;
+            pictures[streamed as usize] = o.picture_number;
+            streamed += 1;
+            if let Some(f) = frame.take() {
+                requestor::give_back(&pin, f);
+            }
+            frame = requestor::take(&pin);
+        }
     }
+    let elapsed = now_100ns() - started;
     // SAFETY: no leading edge: the pin must pend.
     let empty = process.map_or(STATUS_SUCCESS, |p| unsafe { p(&mut pin.ks) });
     let stopped = set_state(&mut pin, KSSTATE_STOP);
+    if let Some(f) = frame.take() {
+        requestor::give_back(&pin, f);
+    }
+    let increasing = times[..streamed as usize].windows(2).all(|w| w[1] > w[0]);
+    // Each timestamp is a frame's due time: a whole number of frame intervals.
+    let on_grid = times[..streamed as usize].iter().all(|t| *t > 0 && t % 333_333 == 0);
+    let numbered = pictures[..streamed as usize].windows(2).all(|w| w[1] > w[0]);
     say!(
-        "process state={:#010x} streamed={} data_used_ok={} empty={:#010x} stop={:#010x}",
+        "process state={:#010x} early={} streamed={} data_used_ok={} increasing={} on_grid={} numbered={} flags_valid={} first_pts={} last_pts={} elapsed_ms={} empty={:#010x} stop={:#010x}",
         state as u32,
+        early.map_or(2, |o| o.ejected as u32),
         streamed,
         data_used_ok as u32,
+        increasing as u32,
+        on_grid as u32,
+        numbered as u32,
+        valid_flags as u32,
+        times[0],
+        times[(streamed as usize).saturating_sub(1)],
+        elapsed / 10_000,
         empty as u32,
         stopped as u32
     );
-    check("process", streamed == 3 && data_used_ok && empty == STATUS_PENDING);
+    check(
+        "process",
+        streamed as usize == PACED_FRAMES && data_used_ok && increasing && on_grid && numbered && valid_flags
+            && empty == STATUS_PENDING,
+    );
+    // Stopped: the timer is cancelled and its DPC flushed; nothing asks for processing.
+    let _ = ATTEMPTS.swap(0, Ordering::AcqRel);
+    for _ in 0..20 {
+        delay_5ms();
+    }
+    say!("after_stop attempts={}", ATTEMPTS.load(Ordering::Acquire));
+    check("after_stop", ATTEMPTS.load(Ordering::Acquire) == 0);
 
     let _ = stats_get(&pin, &mut out);
     let (allocations, frees) = (u64_at(&out, 0), u64_at(&out, 8));
     say!("alloc_balance allocations={} frees={}", allocations, frees);
-    check("alloc_balance", allocations == frees && allocations == frames as u64 + 3);
+    check("alloc_balance", allocations == frees && allocations == frames as u64 + PACED_FRAMES as u64 + 1);
     let (s, _) = unsafe {
         property(&pin, KSPROPSETID_KsframeAllocator, KSPROPERTY_KSFRAME_ALLOCATOR_RESET, 2, &mut out, 0)
     };
