@@ -1,14 +1,18 @@
 //! The main job on any OS: ksframe's real descriptors in the KS simulator.
 //!
-//! `cargo run --example session -- [--frames N] [--format INDEX] [--allocator sink|capture|none]`
+//! `cargo run --example session -- [--frames N] [--format INDEX] [--allocator sink|capture|none] [--stall MS]`
 //!
 //! Shows the filter's pins and formats, the framing each pin advertises, a capture →
 //! sink connection between two filter instances, the allocator the graph creates on a
 //! pin (KsCreateAllocator with the framing a KsProxy-style graph asks for) and assigns to
 //! the IRP source through AVStream's KSPROPERTY_STREAM_ALLOCATOR, N frames streamed
-//! (pattern checked at the sink) with a progress display, where every frame came from,
+//! (pattern checked at the sink) paced by the capture pin's timer DPC in the
+//! simulator's virtual time, with a progress display, the frame rate in virtual time,
+//! the frames the camera dropped (KSPROPERTY_DROPPEDFRAMES_CURRENT; `--stall MS` stalls
+//! the sink halfway through to show drops being counted), where every frame came from,
 //! and the allocator's counters at the end with a check that nothing leaked.
 
+use indicatif::{ProgressBar, ProgressStyle};
 use ksframe::allocator::AllocatorStats;
 use ksframe::avstream::{CAPTURE_PIN, DEVICE_DESCRIPTOR, FORMATS, Format, SINK_PIN};
 use ksframe::kernel::host::PoolScope;
@@ -16,7 +20,6 @@ use ksframe::ks::*;
 use ksframe::model::requestor::FrameSource;
 use ksframe::property::{KSPROPERTY_KSFRAME_ALLOCATOR_STATISTICS, KSPROPSETID_KsframeAllocator};
 use ksframe::sim::{Pin, Request, Sim, objects};
-use std::io::Write;
 use std::process::ExitCode;
 
 /// The pin the graph creates the allocator on.
@@ -31,23 +34,25 @@ struct Options {
     frames: usize,
     format: usize,
     allocator: On,
+    stall_ms: u64,
 }
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: session [--frames N] [--format 0..{}] [--allocator sink|capture|none]",
+        "usage: session [--frames N] [--format 0..{}] [--allocator sink|capture|none] [--stall MS]",
         FORMATS.len() - 1
     );
     ExitCode::from(2)
 }
 
 fn parse() -> Result<Options, ExitCode> {
-    let mut o = Options { frames: 300, format: 0, allocator: On::Sink };
+    let mut o = Options { frames: 300, format: 0, allocator: On::Sink, stall_ms: 0 };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let value = args.next().ok_or_else(usage)?;
         match arg.as_str() {
             "--frames" => o.frames = value.parse().map_err(|_| usage())?,
+            "--stall" => o.stall_ms = value.parse().ok().filter(|ms| *ms <= 60_000).ok_or_else(usage)?,
             "--format" => o.format = value.parse().ok().filter(|i| *i < FORMATS.len()).ok_or_else(usage)?,
             "--allocator" => {
                 o.allocator = match value.as_str() {
@@ -98,6 +103,14 @@ fn stats(sim: &mut Sim, pin: &mut Pin) -> Option<AllocatorStats> {
         &Request::get(KSPROPSETID_KsframeAllocator, KSPROPERTY_KSFRAME_ALLOCATOR_STATISTICS, 48),
     );
     // SAFETY: a successful reply holds 48 bytes of AllocatorStats.
+    (r.status == STATUS_SUCCESS).then(|| unsafe { std::ptr::read_unaligned(r.output.as_ptr().cast()) })
+}
+
+fn dropped(sim: &mut Sim, pin: &mut Pin) -> Option<KSPROPERTY_DROPPEDFRAMES_CURRENT_S> {
+    let mut request = Request::get(PROPSETID_VIDCAP_DROPPEDFRAMES, KSPROPERTY_DROPPEDFRAMES_CURRENT, 48);
+    request.input_len = 48;
+    let r = sim.property(pin, &request);
+    // SAFETY: a successful reply holds a 48-byte KSPROPERTY_DROPPEDFRAMES_CURRENT_S.
     (r.status == STATUS_SUCCESS).then(|| unsafe { std::ptr::read_unaligned(r.output.as_ptr().cast()) })
 }
 
@@ -206,20 +219,61 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    println!("\nstreaming {} frames (STOP -> ACQUIRE -> PAUSE -> RUN)", options.frames);
+    println!(
+        "\nstreaming {} frames (STOP -> ACQUIRE -> PAUSE -> RUN), paced by the capture pin's timer DPC in virtual time{}",
+        options.frames,
+        if options.stall_ms > 0 {
+            format!("; the sink stalls {} ms halfway", options.stall_ms)
+        } else {
+            String::new()
+        }
+    );
+    let started = sim.now();
     let mut moved = 0;
-    let chunk = (options.frames / 20).max(1);
+    let chunk = (options.frames / 50).max(1);
+    let bar = ProgressBar::new(options.frames as u64);
+    bar.set_style(
+        ProgressStyle::with_template("  [{bar:40}] {pos}/{len} frames  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("#>-"),
+    );
+    let mut stalled = options.stall_ms == 0;
     while moved < options.frames {
+        if !stalled && moved >= options.frames / 2 {
+            sim.stall_sink(&mut connection, options.stall_ms as i64 * 10_000);
+            stalled = true;
+        }
         let n = chunk.min(options.frames - moved);
         let done = sim.run(&mut connection, &mut capture, &mut sink, n);
         moved += done;
-        print!("\r  [{:<20}] {moved}/{}", "#".repeat(moved * 20 / options.frames.max(1)), options.frames);
-        let _ = std::io::stdout().flush();
+        let drops = dropped(&mut sim, &mut capture).map_or(0, |d| d.DropCount);
+        let seconds = (sim.now() - started) as f64 / 1e7;
+        bar.set_position(moved as u64);
+        bar.set_message(format!("{seconds:.2} s virtual, {drops} dropped"));
         if done < n {
             break;
         }
     }
-    println!();
+    bar.finish();
+    let elapsed = (sim.now() - started) as f64 / 1e7;
+    let counts = dropped(&mut sim, &mut capture);
+    let drops = counts.map_or(-1, |d| d.DropCount);
+    let (first, last) = (connection.delivered.first(), connection.delivered.last());
+    println!(
+        "virtual time: {elapsed:.3} s, {:.2} frames per second; dropped (DROPPEDFRAMES_CURRENT): {drops}, picture number {}",
+        moved as f64 / elapsed.max(1e-9),
+        counts.map_or(-1, |d| d.PictureNumber)
+    );
+    if let (Some(first), Some(last)) = (first, last) {
+        println!(
+            "timestamps: first {} last {} (100 ns units), duration {}; last KS_FRAME_INFO: picture {} drops {}",
+            first.presentation_time,
+            last.presentation_time,
+            last.duration,
+            last.frame_info.map_or(-1, |i| i.PictureNumber),
+            last.frame_info.map_or(-1, |i| i.DropCount)
+        );
+    }
     let errors = sink.state().map_or(0, |s| s.pattern_errors());
     println!("frames through: {moved}, pattern errors at the sink: {errors}");
 
@@ -255,6 +309,7 @@ fn main() -> ExitCode {
         None => println!("allocator counters: none (ksframe's allocator was not used)"),
     }
 
+    sim.stop(&mut connection, &mut capture, &mut sink);
     sim.close_pin(capture);
     sim.close_pin(sink);
     let leaked = scope.stats();
@@ -263,7 +318,16 @@ fn main() -> ExitCode {
         leaked.allocations, leaked.frees, leaked.bytes_outstanding
     );
     let pool_expected = if options.allocator == On::None { 0 } else { moved };
+    let drops_as_expected = match counts {
+        Some(d) if options.stall_ms == 0 => d.DropCount == 0,
+        Some(d) => d.DropCount > 0 && d.PictureNumber == moved as i64 + d.DropCount,
+        None => false,
+    };
+    if !drops_as_expected {
+        println!("dropped-frame counters not as expected");
+    }
     if leaked.bytes_outstanding != 0
+        || !drops_as_expected
         || errors != 0
         || moved != options.frames
         || from_pool != pool_expected

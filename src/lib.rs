@@ -62,9 +62,9 @@ pub mod framing;
 mod hosting;
 pub mod kernel;
 pub mod ks;
-pub mod pacing;
 #[cfg(any(feature = "host", feature = "model"))]
 pub mod model;
+pub mod pacing;
 pub mod pin;
 pub mod property;
 #[cfg(feature = "host")]

@@ -175,7 +175,8 @@ impl Pacer {
         self.filled_bytes.store(0, Ordering::Relaxed);
         self.stream_base.store(0, Ordering::Relaxed);
         // SAFETY: the caller's contract.
-        let clock = unsafe { ReferenceClock::of_pin(pin) }.map_or(core::ptr::null_mut(), ReferenceClock::into_raw);
+        let clock =
+            unsafe { ReferenceClock::of_pin(pin) }.map_or(core::ptr::null_mut(), ReferenceClock::into_raw);
         let old = self.clock.swap(clock, Ordering::AcqRel);
         // SAFETY: a pointer from into_raw, taken back once.
         drop(unsafe { ReferenceClock::from_raw(old) });
@@ -190,7 +191,8 @@ impl Pacer {
         let interval = if interval > 0 { interval } else { DEFAULT_INTERVAL };
         self.interval.store(interval, Ordering::Relaxed);
         self.run_start.store(crate::kernel::now(), Ordering::Relaxed);
-        self.run_base.store(u64::from(Counts::unpack(self.counts.load(Ordering::Acquire)).due), Ordering::Relaxed);
+        self.run_base
+            .store(u64::from(Counts::unpack(self.counts.load(Ordering::Acquire)).due), Ordering::Relaxed);
         self.discontinuity.store(true, Ordering::Relaxed);
         self.running.store(true, Ordering::Release);
         // SAFETY: an initialised timer (the caller's contract).
@@ -239,10 +241,9 @@ impl Pacer {
         let start = self.run_start.load(Ordering::Relaxed);
         let elapsed = crate::kernel::now().saturating_sub(start).max(0);
         let frames_this_run = elapsed.checked_div(interval).unwrap_or(0);
-        let due_now = self
-            .run_base
-            .load(Ordering::Relaxed)
-            .wrapping_add(u64::try_from(frames_this_run).unwrap_or(0)) as u32;
+        let due_now =
+            self.run_base.load(Ordering::Relaxed).wrapping_add(u64::try_from(frames_this_run).unwrap_or(0))
+                as u32;
         let mut word = self.counts.load(Ordering::Acquire);
         loop {
             let old = Counts::unpack(word);
@@ -286,7 +287,8 @@ impl Pacer {
             }
         };
         let older = old.pending().wrapping_sub(1);
-        let drop_count = self.dropped.fetch_add(u64::from(older), Ordering::Relaxed).wrapping_add(u64::from(older));
+        let drop_count =
+            self.dropped.fetch_add(u64::from(older), Ordering::Relaxed).wrapping_add(u64::from(older));
         let _ = self.filled.fetch_add(1, Ordering::Relaxed);
         let _ = self.filled_bytes.fetch_add(u64::from(bytes), Ordering::Relaxed);
         let index = u64::from(new.due.wrapping_sub(1));

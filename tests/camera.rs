@@ -24,34 +24,30 @@ fn dropped(sim: &mut Sim, pin: &mut Pin) -> KSPROPERTY_DROPPEDFRAMES_CURRENT_S {
     unsafe { std::ptr::read_unaligned(reply.output.as_ptr().cast()) }
 }
 
-fn interval(format: usize) -> i64 {
-    FORMATS[format].video_info_header().AvgTimePerFrame
-}
-
 #[test]
 fn three_hundred_frames_of_a_30_fps_format_take_ten_virtual_seconds() {
-    for format in 0..FORMATS.len() {
+    for (format, f) in FORMATS.iter().enumerate() {
         let scope = PoolScope::new();
         let _g = scope.enter();
         let mut g = graph::build(format, AllocatorOn::Sink);
         let start = g.sim.now();
         assert_eq!(g.run(300), 300, "format {format}");
-        let step = interval(format);
+        let step = f.video_info_header().AvgTimePerFrame;
         assert_eq!(step, 333_333);
         // Frame k is due k × AvgTimePerFrame after RUN; the 300th reaches the sink then.
         assert_eq!(g.sim.now() - start, 300 * step, "format {format}: 300 frames in 10 s");
         let d = &g.connection.delivered;
-        for (k, f) in d.iter().enumerate() {
+        for (k, frame) in d.iter().enumerate() {
             let k = k as i64 + 1;
-            assert_eq!(f.at - start, k * step, "frame {k} reached the sink at its due time");
-            assert_eq!(f.presentation_time, k * step, "frame {k}: stream time of its due time");
-            assert_eq!(f.duration, step);
+            assert_eq!(frame.at - start, k * step, "frame {k} reached the sink at its due time");
+            assert_eq!(frame.presentation_time, k * step, "frame {k}: stream time of its due time");
+            assert_eq!(frame.duration, step);
             assert_eq!(
-                f.options & (KSSTREAM_HEADER_OPTIONSF_TIMEVALID | KSSTREAM_HEADER_OPTIONSF_DURATIONVALID),
+                frame.options & (KSSTREAM_HEADER_OPTIONSF_TIMEVALID | KSSTREAM_HEADER_OPTIONSF_DURATIONVALID),
                 KSSTREAM_HEADER_OPTIONSF_TIMEVALID | KSSTREAM_HEADER_OPTIONSF_DURATIONVALID
             );
-            assert_eq!(f.data_used, FORMATS[format].image_size());
-            let info = f.frame_info.expect("the header has room for KS_FRAME_INFO");
+            assert_eq!(frame.data_used, f.image_size());
+            let info = frame.frame_info.expect("the header has room for KS_FRAME_INFO");
             assert_eq!(info.ExtendedHeaderSize as usize, std::mem::size_of::<KS_FRAME_INFO>());
             assert_eq!((info.PictureNumber, info.DropCount, info.dwFrameFlags), (k, 0, KS_VIDEO_FLAG_FRAME));
         }
@@ -64,7 +60,7 @@ fn three_hundred_frames_of_a_30_fps_format_take_ten_virtual_seconds() {
         assert!(d[1..].iter().all(|f| f.options & KSSTREAM_HEADER_OPTIONSF_DATADISCONTINUITY == 0));
         let counts = dropped(&mut g.sim, &mut g.capture);
         assert_eq!((counts.PictureNumber, counts.DropCount), (300, 0));
-        assert_eq!(counts.AverageFrameSize, FORMATS[format].image_size());
+        assert_eq!(counts.AverageFrameSize, f.image_size());
         assert_eq!(g.sink.state().unwrap().pattern_errors(), 0);
         g.close();
         assert_eq!(scope.bytes_outstanding(), 0);

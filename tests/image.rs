@@ -214,6 +214,15 @@ fn cross_built_ksframe_image_is_a_valid_kernel_driver() {
         ("ntoskrnl.exe", "MmGetSystemRoutineAddress"),
         ("ntoskrnl.exe", "DbgPrintEx"),
         ("ks.sys", "KsInitializeDriver"),
+        // The paced capture pin: its timer and DPC, its clock and processing restarts.
+        ("ntoskrnl.exe", "KeInitializeTimerEx"),
+        ("ntoskrnl.exe", "KeInitializeDpc"),
+        ("ntoskrnl.exe", "KeSetTimerEx"),
+        ("ntoskrnl.exe", "KeCancelTimer"),
+        ("ntoskrnl.exe", "KeFlushQueuedDpcs"),
+        ("hal.dll", "KeQueryPerformanceCounter"),
+        ("ks.sys", "KsPinAttemptProcessing"),
+        ("ks.sys", "KsPinGetReferenceClockInterface"),
     ] {
         assert!(report.imports[module].contains(name), "{module}!{name} missing: {:?}", report.imports);
     }

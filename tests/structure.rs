@@ -58,9 +58,18 @@ fn layers_import_only_downwards_and_the_model_stays_apart() {
             "pacing" => &["ks", "kernel", "pacing"],
             "pin" => &["ks", "kernel", "framing", "allocator", "pacing", "pin"],
             "property" => &["ks", "kernel", "framing", "allocator", "pacing", "pin", "property", "log"],
-            "avstream" => {
-                &["ks", "kernel", "framing", "allocator", "pacing", "pin", "property", "avstream", "hosting", "log"]
-            }
+            "avstream" => &[
+                "ks",
+                "kernel",
+                "framing",
+                "allocator",
+                "pacing",
+                "pin",
+                "property",
+                "avstream",
+                "hosting",
+                "log",
+            ],
             "hosting" | "driver" => &["ks", "kernel", "avstream", "hosting", "log"],
             "lib" => &["ks"],
             // The model of Windows: the ABI and itself, nothing of the driver.

@@ -292,7 +292,9 @@ fn verify(run: &Run) -> Vec<String> {
     // produced as fast as Process is called.
     expect(
         "the frames took real time",
-        run.step("process").and_then(|kv| kv.get("elapsed_ms")?.parse::<u64>().ok()).is_some_and(|ms| ms >= 150),
+        run.step("process")
+            .and_then(|kv| kv.get("elapsed_ms")?.parse::<u64>().ok())
+            .is_some_and(|ms| ms >= 150),
     );
     expect("no processing asked for after STOP", is("after_stop", &[("attempts", n(0))]));
     expect(
@@ -336,6 +338,7 @@ fn ksframe_sys_runs_under_wine_and_behaves() {
     let problems = verify(&run);
     assert!(problems.is_empty(), "under Wine: {problems:#?}\n--- log ---\n{}", run.log);
     eprintln!("wine cycle: {:.1} s, {} lines", started.elapsed().as_secs_f64(), run.lines.len());
+    eprintln!("wine paced run: {:?}", run.step("process"));
 }
 
 #[test]

@@ -527,7 +527,9 @@ unsafe fn connection_interval(pin: &KSPIN) -> i64 {
         return 0;
     }
     // SAFETY: connection_image_size checked it is a KS_DATAFORMAT_VIDEOINFOHEADER.
-    unsafe { (*(pin.ConnectionFormat as *const KS_DATAFORMAT_VIDEOINFOHEADER)).VideoInfoHeader.AvgTimePerFrame }
+    unsafe {
+        (*(pin.ConnectionFormat as *const KS_DATAFORMAT_VIDEOINFOHEADER)).VideoInfoHeader.AvgTimePerFrame
+    }
 }
 
 /// `KSPIN_DISPATCH.SetDeviceState`: the capture pin's camera follows the state, one step
@@ -548,12 +550,15 @@ pub unsafe extern "system" fn pin_set_device_state(pin: *mut KSPIN, to: KSSTATE,
         return STATUS_SUCCESS;
     }
     let pacer = state.pacer();
-    // SAFETY (each arm): PASSIVE_LEVEL, the live pin, its pacer initialised in Create.
+    // Each arm: PASSIVE_LEVEL, the live pin, its pacer initialised in Create.
     match (from, to) {
+        // SAFETY: as above.
         (KSSTATE_STOP, KSSTATE_ACQUIRE) => unsafe { pacer.acquire(pin) },
-        // SAFETY: the connection format is valid while the pin lives.
+        // SAFETY: as above; the connection format is valid while the pin lives.
         (KSSTATE_PAUSE, KSSTATE_RUN) => unsafe { pacer.run(connection_interval(pin_ref)) },
+        // SAFETY: as above.
         (KSSTATE_RUN, KSSTATE_PAUSE) => unsafe { pacer.pause() },
+        // SAFETY: as above.
         (KSSTATE_ACQUIRE, KSSTATE_STOP) => unsafe { pacer.stop() },
         _ => {}
     }

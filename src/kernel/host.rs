@@ -481,7 +481,12 @@ pub fn run_queued_dpcs() -> usize {
         // SAFETY: the routine and context the driver gave KeInitializeDpc for this DPC,
         // called as the kernel calls a DPC.
         unsafe {
-            routine(dpc as *mut crate::ks::KDPC, context as PVOID, core::ptr::null_mut(), core::ptr::null_mut())
+            routine(
+                dpc as *mut crate::ks::KDPC,
+                context as PVOID,
+                core::ptr::null_mut(),
+                core::ptr::null_mut(),
+            )
         };
         with_scheduler(|s| {
             s.irql = previous;
@@ -546,7 +551,10 @@ pub(super) unsafe fn initialize_dpc(dpc: *mut crate::ks::KDPC, routine: DpcRouti
 pub(super) unsafe fn set_timer(timer: *mut crate::ks::KTIMER, due: i64, dpc: *mut crate::ks::KDPC) -> bool {
     with_scheduler(|s| {
         assert!(s.irql <= DISPATCH_LEVEL, "KeSetTimerEx above DISPATCH_LEVEL");
-        assert!(dpc.is_null() || s.dpcs.contains_key(&(dpc as usize)), "KeSetTimerEx with an uninitialised DPC");
+        assert!(
+            dpc.is_null() || s.dpcs.contains_key(&(dpc as usize)),
+            "KeSetTimerEx with an uninitialised DPC"
+        );
         let was = s.timers.remove(&(timer as usize)).map(|key| s.armed.remove(&key)).is_some();
         // Negative: relative to now; positive: absolute (KeSetTimerEx docs).
         let at = if due < 0 { s.now.saturating_add(due.saturating_neg()) } else { due };

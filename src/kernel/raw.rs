@@ -195,7 +195,12 @@ pub(super) unsafe fn ks_edit(bag: crate::ks::KSOBJECT_BAG, item: *mut PVOID, siz
 unsafe extern "system" {
     fn KeInitializeTimerEx(Timer: *mut crate::ks::KTIMER, Type: i32);
     fn KeInitializeDpc(Dpc: *mut crate::ks::KDPC, Routine: crate::ks::PKDEFERRED_ROUTINE, Context: PVOID);
-    fn KeSetTimerEx(Timer: *mut crate::ks::KTIMER, DueTime: i64, Period: i32, Dpc: *mut crate::ks::KDPC) -> u8;
+    fn KeSetTimerEx(
+        Timer: *mut crate::ks::KTIMER,
+        DueTime: i64,
+        Period: i32,
+        Dpc: *mut crate::ks::KDPC,
+    ) -> u8;
     fn KeCancelTimer(Timer: *mut crate::ks::KTIMER) -> u8;
     fn KeFlushQueuedDpcs();
 }
@@ -228,7 +233,11 @@ pub(super) unsafe fn initialize_timer(timer: *mut crate::ks::KTIMER) {
     unsafe { KeInitializeTimerEx(timer, crate::ks::NotificationTimer) }
 }
 
-pub(super) unsafe fn initialize_dpc(dpc: *mut crate::ks::KDPC, routine: super::time::DpcRoutine, context: PVOID) {
+pub(super) unsafe fn initialize_dpc(
+    dpc: *mut crate::ks::KDPC,
+    routine: super::time::DpcRoutine,
+    context: PVOID,
+) {
     // SAFETY: the caller's contract (kernel::time::Timer::init).
     unsafe { KeInitializeDpc(dpc, Some(routine), context) }
 }

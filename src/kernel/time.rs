@@ -25,8 +25,8 @@
 use super::backend;
 use crate::ks::{IKsReferenceClock, KDPC, KSPIN, KTIMER, NT_SUCCESS, PVOID};
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicUsize, Ordering};
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// 100 ns units per second (KS's REFERENCE_TIME).
 pub const UNITS_PER_SECOND: i64 = 10_000_000;

@@ -393,17 +393,24 @@ pub struct IKsReferenceClock {
 #[derive(Clone, Copy, Debug)]
 pub struct IKsReferenceClockVtbl {
     pub QueryInterface: Option<
-        unsafe extern "system" fn(This: *mut IKsReferenceClock, Iid: *const super::GUID, Out: *mut PVOID) -> NTSTATUS,
+        unsafe extern "system" fn(
+            This: *mut IKsReferenceClock,
+            Iid: *const super::GUID,
+            Out: *mut PVOID,
+        ) -> NTSTATUS,
     >,
     pub AddRef: Option<unsafe extern "system" fn(This: *mut IKsReferenceClock) -> u32>,
     pub Release: Option<unsafe extern "system" fn(This: *mut IKsReferenceClock) -> u32>,
     pub GetTime: Option<unsafe extern "system" fn(This: *mut IKsReferenceClock) -> i64>,
     pub GetPhysicalTime: Option<unsafe extern "system" fn(This: *mut IKsReferenceClock) -> i64>,
-    pub GetCorrelatedTime: Option<unsafe extern "system" fn(This: *mut IKsReferenceClock, SystemTime: *mut i64) -> i64>,
+    pub GetCorrelatedTime:
+        Option<unsafe extern "system" fn(This: *mut IKsReferenceClock, SystemTime: *mut i64) -> i64>,
     pub GetCorrelatedPhysicalTime:
         Option<unsafe extern "system" fn(This: *mut IKsReferenceClock, SystemTime: *mut i64) -> i64>,
-    pub GetResolution: Option<unsafe extern "system" fn(This: *mut IKsReferenceClock, Resolution: PVOID) -> NTSTATUS>,
-    pub GetState: Option<unsafe extern "system" fn(This: *mut IKsReferenceClock, State: *mut KSSTATE) -> NTSTATUS>,
+    pub GetResolution:
+        Option<unsafe extern "system" fn(This: *mut IKsReferenceClock, Resolution: PVOID) -> NTSTATUS>,
+    pub GetState:
+        Option<unsafe extern "system" fn(This: *mut IKsReferenceClock, State: *mut KSSTATE) -> NTSTATUS>,
 }
 
 super::assert_layout! {

@@ -196,7 +196,12 @@ pub const IOCTL_KS_RESET_STATE: u32 = CTL_CODE(FILE_DEVICE_KS, 0x006, METHOD_NEI
 
 /// `PKDEFERRED_ROUTINE` (wdm.h): a DPC's routine, called at DISPATCH_LEVEL.
 pub type PKDEFERRED_ROUTINE = Option<
-    unsafe extern "system" fn(Dpc: *mut KDPC, DeferredContext: PVOID, SystemArgument1: PVOID, SystemArgument2: PVOID),
+    unsafe extern "system" fn(
+        Dpc: *mut KDPC,
+        DeferredContext: PVOID,
+        SystemArgument1: PVOID,
+        SystemArgument2: PVOID,
+    ),
 >;
 
 /// `KDPC` (wdm.h): storage the kernel owns between KeInitializeDpc and the DPC's last

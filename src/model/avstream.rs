@@ -435,8 +435,12 @@ unsafe extern "system" fn master_clock_set(irp: *mut IRP, _r: *mut KSIDENTIFIER,
     }
 }
 
-const NO_CLOCK: KSCLOCK_FUNCTIONTABLE =
-    KSCLOCK_FUNCTIONTABLE { GetTime: None, GetPhysicalTime: None, GetCorrelatedTime: None, GetCorrelatedPhysicalTime: None };
+const NO_CLOCK: KSCLOCK_FUNCTIONTABLE = KSCLOCK_FUNCTIONTABLE {
+    GetTime: None,
+    GetPhysicalTime: None,
+    GetCorrelatedTime: None,
+    GetCorrelatedPhysicalTime: None,
+};
 
 /// KsPinGetReferenceClockInterface (ReactOS `pin.c`): the pin's IKsReferenceClock,
 /// referenced, when a master clock is assigned; else STATUS_DEVICE_NOT_READY.
@@ -523,7 +527,10 @@ unsafe extern "system" fn clock_not_modelled(_this: *mut IKsReferenceClock, _out
     STATUS_NOT_IMPLEMENTED
 }
 
-unsafe extern "system" fn clock_state_not_modelled(_this: *mut IKsReferenceClock, _out: *mut KSSTATE) -> NTSTATUS {
+unsafe extern "system" fn clock_state_not_modelled(
+    _this: *mut IKsReferenceClock,
+    _out: *mut KSSTATE,
+) -> NTSTATUS {
     STATUS_NOT_IMPLEMENTED
 }
 

@@ -7,9 +7,9 @@
 use crate::allocator::AllocatorStats;
 use crate::kernel::Irp;
 use crate::ks::{
-    IRP, KSALLOCATOR_FRAMING, KSPROPERTY_DROPPEDFRAMES_CURRENT_S, KSALLOCATOR_FRAMING_EX, KSALLOCATOR_FRAMING_EX_SIZE, KSIDENTIFIER, NTSTATUS,
-    PVOID, STATUS_BUFFER_OVERFLOW, STATUS_BUFFER_TOO_SMALL, STATUS_INVALID_DEVICE_REQUEST,
-    STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
+    IRP, KSALLOCATOR_FRAMING, KSALLOCATOR_FRAMING_EX, KSALLOCATOR_FRAMING_EX_SIZE, KSIDENTIFIER,
+    KSPROPERTY_DROPPEDFRAMES_CURRENT_S, NTSTATUS, PVOID, STATUS_BUFFER_OVERFLOW, STATUS_BUFFER_TOO_SMALL,
+    STATUS_INVALID_DEVICE_REQUEST, STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
 };
 use crate::pin::PinState;
 
@@ -183,7 +183,11 @@ pub unsafe extern "system" fn reset_statistics(
 /// # Safety
 ///
 /// As a PFNKSHANDLER: KS checked MinData (48).
-pub unsafe extern "system" fn dropped_frames(irp: *mut IRP, request: *mut KSIDENTIFIER, data: PVOID) -> NTSTATUS {
+pub unsafe extern "system" fn dropped_frames(
+    irp: *mut IRP,
+    request: *mut KSIDENTIFIER,
+    data: PVOID,
+) -> NTSTATUS {
     // SAFETY: KS's handler contract.
     let mut ctx = try_context!(unsafe { context(irp, request, data) });
     let counts = ctx.pin.pacer().dropped();

@@ -39,9 +39,9 @@ use crate::model::avstream::{PinObject, set_state};
 use crate::model::requestor::{self, Frame, FrameSource};
 use objects::{FILE_GENERIC_READ, HOST_OBJECTS, Kind};
 use std::boxed::Box;
+use std::collections::VecDeque;
 use std::string::String;
 use std::vec;
-use std::collections::VecDeque;
 use std::vec::Vec;
 
 /// What a property request returned.
@@ -506,7 +506,13 @@ impl Sim {
     /// timer to timer; the requestor takes no more frames than that, so none is left in
     /// the pipe at the end. Stops early when the pipe stops moving for [`IDLE_LIMIT`]
     /// (a pin not running). Returns the frames that reached the sink.
-    pub fn run(&mut self, connection: &mut Connection, source: &mut Pin, sink: &mut Pin, frames: usize) -> usize {
+    pub fn run(
+        &mut self,
+        connection: &mut Connection,
+        source: &mut Pin,
+        sink: &mut Pin,
+        frames: usize,
+    ) -> usize {
         let start = connection.sent.len();
         connection.takes_left = Some(frames.saturating_sub(connection.in_flight()));
         let (mut last_progress, mut last_done) = (self.now(), 0);
@@ -519,8 +525,12 @@ impl Sim {
             if done > last_done {
                 (last_progress, last_done) = (self.now(), done);
             }
+            // A stalled sink is waited out: idleness counts from the stall's end.
+            if connection.stall_until > self.now() {
+                last_progress = self.now();
+            }
             match self.next_event(connection) {
-                Some(t) if t.saturating_sub(last_progress) <= IDLE_LIMIT => {
+                Some(t) if t.saturating_sub(last_progress) <= IDLE_LIMIT || connection.stall_until >= t => {
                     self.advance(connection, source, sink, t);
                 }
                 _ => break,
@@ -667,7 +677,9 @@ impl Sim {
             connection.kick_sink |= crate::model::avstream::arrival_initiates(&sink.object, before);
         }
         if !NT_SUCCESS(status) {
-            connection.faults.push(std::format!("Process of pin {} failed: {status:#x}", source.object.ks.Id));
+            connection
+                .faults
+                .push(std::format!("Process of pin {} failed: {status:#x}", source.object.ks.Id));
         }
         // STATUS_SUCCESS: AVStream calls again ("Restarting Processing in AVStream").
         connection.kick_source |= status == STATUS_SUCCESS;
