@@ -120,7 +120,7 @@ RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
 step "Miri: the unsafe code's tests (ks, kernel, allocator)"
 # Isolation off: proptest looks for its regression files.
 export MIRIFLAGS="${MIRIFLAGS:--Zmiri-disable-isolation}"
-cargo "+$NIGHTLY" miri test --locked --lib -- ks:: kernel:: allocator::
+cargo "+$NIGHTLY" miri test --locked --lib -- ks:: kernel:: allocator:: pacing::
 cargo "+$NIGHTLY" miri test --locked --test allocator
 
 step "all checks passed in ${SECONDS}s"

@@ -352,3 +352,74 @@ pub unsafe extern "system" fn pacer_dpc(_dpc: *mut KDPC, context: PVOID, _a: PVO
         }
     }
 }
+
+#[cfg(all(test, feature = "host"))]
+mod tests {
+    use super::*;
+    use crate::kernel::host;
+    use std::boxed::Box;
+
+    #[test]
+    fn counts_pack_and_unpack_and_wrap() {
+        let c = Counts { due: u32::MAX, taken: u32::MAX - 2 };
+        assert_eq!(Counts::unpack(c.pack()), c);
+        assert_eq!(c.pending(), 2);
+        assert_eq!(Counts { due: 1, taken: u32::MAX }.pending(), 2, "counts wrap");
+    }
+
+    /// Runs the timers and DPCs due by `t` (what the simulator does between events).
+    fn until(t: i64) {
+        while let Some(due) = host::next_timer_due().filter(|d| *d <= t) {
+            host::advance_to(due);
+            host::run_queued_dpcs();
+        }
+        host::advance_to(t);
+    }
+
+    #[test]
+    fn due_frames_are_claimed_once_and_stale_ones_dropped() {
+        host::clear_virtual_time();
+        let pacer = Box::new(Pacer::new());
+        const I: i64 = 333_333;
+        // SAFETY: boxed (stable address) for the whole test; no pin (the DPC skips
+        // KsPinAttemptProcessing); PASSIVE_LEVEL on this thread.
+        unsafe {
+            pacer.init(core::ptr::null_mut());
+            pacer.acquire(core::ptr::null_mut());
+            pacer.run(I);
+        }
+        assert_eq!(pacer.claim(100), None, "nothing is due at RUN");
+        until(I);
+        let first = pacer.claim(100).unwrap();
+        assert_eq!(
+            (first.index, first.presentation_time, first.duration, first.picture_number, first.drop_count),
+            (0, I, I, 1, 0)
+        );
+        assert!(first.discontinuity);
+        assert_eq!(pacer.claim(100), None, "a frame is claimed once");
+        // Three more frames fall due with no buffer: the two older ones are dropped at
+        // the ticks that made them stale, the newest is still there to take.
+        until(4 * I);
+        assert_eq!(pacer.dropped().drop_count, 2);
+        let late = pacer.claim(100).unwrap();
+        assert_eq!((late.index, late.presentation_time, late.picture_number, late.drop_count), (3, 4 * I, 4, 2));
+        assert!(!late.discontinuity);
+        assert_eq!(pacer.dropped(), Dropped { picture_number: 4, drop_count: 2, average_frame_size: 100 });
+        // PAUSE stops the timer; the stream time resumes where it stopped.
+        // SAFETY: as above.
+        unsafe { pacer.pause() };
+        assert_eq!(host::armed_timers(), 0);
+        until(100 * I);
+        assert_eq!(pacer.claim(100), None, "nothing falls due while paused");
+        // SAFETY: as above.
+        unsafe { pacer.run(I) };
+        until(101 * I);
+        let resumed = pacer.claim(100).unwrap();
+        assert!(resumed.discontinuity);
+        assert_eq!((resumed.index, resumed.picture_number), (4, 5));
+        assert_eq!(resumed.presentation_time, 4 * I + I, "stream time excludes the pause");
+        // SAFETY: as above.
+        unsafe { pacer.stop() };
+        assert_eq!((host::armed_timers(), host::queued_dpcs()), (0, 0));
+    }
+}

@@ -276,3 +276,19 @@ impl Drop for ReferenceClock {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counter_scaling_is_exact_and_does_not_overflow() {
+        assert_eq!(scale_counter(10_000_000, UNITS_PER_SECOND), 10_000_000);
+        assert_eq!(scale_counter(3_579_545, 3_579_545), UNITS_PER_SECOND);
+        assert_eq!(scale_counter(1, 3), 3_333_333);
+        // A year of a 3 GHz counter: count × 10^7 would overflow i64.
+        let count = 3_000_000_000i64 * 86_400 * 365;
+        assert_eq!(scale_counter(count, 3_000_000_000), 86_400 * 365 * UNITS_PER_SECOND);
+        assert_eq!(scale_counter(5, 0), 0);
+    }
+}
