@@ -402,7 +402,10 @@ mod tests {
         until(4 * I);
         assert_eq!(pacer.dropped().drop_count, 2);
         let late = pacer.claim(100).unwrap();
-        assert_eq!((late.index, late.presentation_time, late.picture_number, late.drop_count), (3, 4 * I, 4, 2));
+        assert_eq!(
+            (late.index, late.presentation_time, late.picture_number, late.drop_count),
+            (3, 4 * I, 4, 2)
+        );
         assert!(!late.discontinuity);
         assert_eq!(pacer.dropped(), Dropped { picture_number: 4, drop_count: 2, average_frame_size: 100 });
         // PAUSE stops the timer; the stream time resumes where it stopped.

@@ -8,8 +8,11 @@
 //! # Kernel contract
 //!
 //! AVStream calls Create, Close and SetDeviceState at PASSIVE_LEVEL on the pin's control
-//! path. Create installs a [`PinState`] (non-paged pool) in `KSPIN.Context`; Close takes
-//! it back and frees it, dropping any allocator reference the pin held.
+//! path. Create installs a [`PinState`] (non-paged pool) in `KSPIN.Context` and
+//! initialises its pacer's timer and DPC there; Close stops the pacer (no timer set, no
+//! DPC queued or running) and frees the state. Process runs at PASSIVE_LEVEL under
+//! AVStream's process mutex, concurrently with the pacer's DPC (DISPATCH_LEVEL); the two
+//! share only the pacer's atomics ([`crate::pacing`]).
 
 pub mod pattern;
 
