@@ -99,7 +99,7 @@ cargo test --locked --all-targets
 step "the main job: cargo run --example session"
 cargo run --locked --example session -- --frames 300 | tail -n 4
 cargo run --locked --example session -- --frames 100 --format 5 --allocator none | tail -n 2
-cargo run --locked --example session -- --frames 300 --stall 1000 | tail -n 4
+cargo run --locked --example session -- --frames 300 --stall 1000 | tail -n 9
 
 step "fuzz: property requests through the model (60 s on top of fuzz/corpus/property)"
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 0.13.2
