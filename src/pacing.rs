@@ -244,14 +244,23 @@ impl Pacer {
         let due_now =
             self.run_base.load(Ordering::Relaxed).wrapping_add(u64::try_from(frames_this_run).unwrap_or(0))
                 as u32;
+        self.advance_due(due_now);
+        // The next frame's absolute time, from the run's start (no accumulated error).
+        let next = start.saturating_add(frames_this_run.saturating_add(1).saturating_mul(interval));
+        // SAFETY: an initialised timer (init precedes run); DISPATCH_LEVEL is allowed.
+        let _ = unsafe { self.timer.set(next.saturating_sub(crate::kernel::now())) };
+        true
+    }
+
+    /// Moves the due count to `due_now` (never back); every frame still pending that is
+    /// older than the newest due one is dropped: its time has passed with no buffer to
+    /// take it. Returns how many were dropped.
+    fn advance_due(&self, due_now: u32) -> u32 {
         let mut word = self.counts.load(Ordering::Acquire);
         loop {
             let old = Counts::unpack(word);
-            // Due only moves forward (an early expiry leaves it where it is).
             let ahead = due_now.wrapping_sub(old.due);
             let due = if ahead > 0 && ahead < u32::MAX / 2 { due_now } else { old.due };
-            // Every frame due before the newest and still pending is lost: its time has
-            // passed with no buffer to take it.
             let pending = due.wrapping_sub(old.taken);
             let taken = if pending > 1 { due.wrapping_sub(1) } else { old.taken };
             let new = Counts { due, taken };
@@ -259,16 +268,11 @@ impl Pacer {
                 Ok(_) => {
                     let dropped = new.taken.wrapping_sub(old.taken);
                     let _ = self.dropped.fetch_add(u64::from(dropped), Ordering::Relaxed);
-                    break;
+                    return dropped;
                 }
                 Err(current) => word = current,
             }
         }
-        // The next frame's absolute time, from the run's start (no accumulated error).
-        let next = start.saturating_add(frames_this_run.saturating_add(1).saturating_mul(interval));
-        // SAFETY: an initialised timer (init precedes run); DISPATCH_LEVEL is allowed.
-        let _ = unsafe { self.timer.set(next.saturating_sub(crate::kernel::now())) };
-        true
     }
 
     /// Process's claim on the newest due frame, or None when no frame is due. Older
@@ -358,6 +362,34 @@ mod tests {
     use super::*;
     use crate::kernel::host;
     use std::boxed::Box;
+
+    #[test]
+    fn the_dpc_and_process_racing_fill_or_drop_each_due_frame_exactly_once() {
+        // One thread plays the DPC (frames fall due), another Process (claims); at the
+        // end every due frame was claimed once or dropped once.
+        let pacer = std::sync::Arc::new(Pacer::new());
+        const FRAMES: u32 = if cfg!(miri) { 300 } else { 200_000 };
+        let dpc = {
+            let pacer = pacer.clone();
+            std::thread::spawn(move || {
+                for due in 1..=FRAMES {
+                    pacer.advance_due(due);
+                }
+            })
+        };
+        let mut claimed = std::vec::Vec::new();
+        while claimed.last().is_none_or(|c: &Claim| c.index + 1 < u64::from(FRAMES)) {
+            if let Some(c) = pacer.claim(1) {
+                claimed.push(c);
+            }
+        }
+        dpc.join().unwrap();
+        assert!(claimed.windows(2).all(|w| w[1].index > w[0].index), "no frame claimed twice");
+        let d = pacer.dropped();
+        assert_eq!(d.picture_number, i64::from(FRAMES));
+        assert_eq!(claimed.len() as i64 + d.drop_count, i64::from(FRAMES), "filled + dropped = due");
+        assert_eq!(claimed.last().unwrap().drop_count, d.drop_count);
+    }
 
     #[test]
     fn counts_pack_and_unpack_and_wrap() {
