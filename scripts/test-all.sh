@@ -96,6 +96,15 @@ ls -l target/x86_64-pc-windows-msvc/release/ksframe.dll
 step "cargo test (host build; includes the ABI and image checks)"
 cargo test --locked --all-targets
 
+# Driver Verifier's special pool on the host: every pool block against a guard page,
+# after it (overrun) and then before it (underrun); the verifier test's placement check
+# proves the mode is on, and its fixtures (run in every mode) must each be caught.
+for mode in overrun underrun; do
+    step "verifier mode: special pool ($mode) under the allocator, property, end-to-end and camera tests"
+    KSFRAME_SPECIAL_POOL=$mode cargo test --locked --test allocator --test property --test end_to_end \
+        --test allocator_path --test camera --test stream_allocator --test verifier
+done
+
 step "the main job: cargo run --example session"
 cargo run --locked --example session -- --frames 300 | tail -n 4
 cargo run --locked --example session -- --frames 100 --format 5 --allocator none | tail -n 2

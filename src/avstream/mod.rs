@@ -248,6 +248,7 @@ pub unsafe extern "system" fn pin_initialize_allocator(
     framing: *mut KSALLOCATOR_FRAMING,
     context: *mut PVOID,
 ) -> NTSTATUS {
+    crate::kernel::paged_code("InitializeAllocator");
     // SAFETY: the caller's contract.
     let status = unsafe { crate::allocator::initialize_allocator(pin, framing, context) };
     if !NT_SUCCESS(status) {
@@ -272,6 +273,7 @@ pub unsafe extern "system" fn pin_initialize_allocator(
 ///
 /// `context` is what [`pin_initialize_allocator`] stored (or null), deleted once.
 pub unsafe extern "system" fn pin_delete_allocator(context: PVOID) {
+    crate::kernel::paged_code("DeleteAllocator");
     let pool = context.cast::<FramePool>();
     // SAFETY: a live pool (KS's contract); its owner, when still set, is the PinState of
     // a pin that has not closed (PinState::close takes the owner out first).
@@ -463,6 +465,7 @@ unsafe fn edit_descriptor_framing(pin: &mut KSPIN, framing: &Framing) -> NTSTATU
 ///
 /// Called by AVStream with a live pin.
 pub unsafe extern "system" fn pin_create(pin: *mut KSPIN, _irp: *mut IRP) -> NTSTATUS {
+    crate::kernel::paged_code("pin Create");
     // SAFETY: AVStream passes a live pin it owns for the call.
     let Some(pin) = (unsafe { pin.as_mut() }) else {
         return crate::ks::STATUS_INVALID_PARAMETER;
@@ -506,6 +509,7 @@ pub unsafe extern "system" fn pin_create(pin: *mut KSPIN, _irp: *mut IRP) -> NTS
 ///
 /// Called by AVStream with a live pin whose Context is what Create installed.
 pub unsafe extern "system" fn pin_close(pin: *mut KSPIN, _irp: *mut IRP) -> NTSTATUS {
+    crate::kernel::paged_code("pin Close");
     // SAFETY: AVStream passes a live pin.
     let Some(pin) = (unsafe { pin.as_mut() }) else {
         return crate::ks::STATUS_INVALID_PARAMETER;
@@ -544,6 +548,7 @@ unsafe fn connection_interval(pin: &KSPIN) -> i64 {
 ///
 /// Called by AVStream at PASSIVE_LEVEL with a live pin, under its control mutex.
 pub unsafe extern "system" fn pin_set_device_state(pin: *mut KSPIN, to: KSSTATE, from: KSSTATE) -> NTSTATUS {
+    crate::kernel::paged_code("SetDeviceState");
     crate::log!("pin state {} -> {}", from, to);
     // SAFETY: AVStream passes a live pin whose Context is its PinState (Create).
     let (Some(pin_ref), Some(state)) = (unsafe { pin.as_ref() }, unsafe { PinState::of(pin) }) else {
@@ -598,6 +603,7 @@ pub unsafe extern "system" fn pin_set_data_format(
     _data_range: *const KSDATARANGE,
     _attribute_range: PVOID,
 ) -> NTSTATUS {
+    crate::kernel::paged_code("SetDataFormat");
     // SAFETY: AVStream passes a live pin.
     let Some(pin_ref) = (unsafe { pin.as_ref() }) else {
         return STATUS_INVALID_PARAMETER;
@@ -761,6 +767,7 @@ pub unsafe extern "system" fn intersect_handler(
     data: PVOID,
     data_size: *mut ULONG,
 ) -> NTSTATUS {
+    crate::kernel::paged_code("the intersect handler");
     // SAFETY: AVStream passes valid ranges.
     let (Some(caller), Some(ours)) = (unsafe { caller_range.as_ref() }, unsafe { descriptor_range.as_ref() })
     else {
@@ -816,6 +823,7 @@ pub unsafe extern "system" fn intersect_handler(
 ///
 /// Called by AVStream with the new device.
 pub unsafe extern "system" fn device_add(device: *mut KSDEVICE) -> NTSTATUS {
+    crate::kernel::paged_code("device Add");
     crate::log!("device add {:p}", device);
     crate::hosting::device_add(device)
 }
@@ -827,6 +835,7 @@ pub unsafe extern "system" fn device_add(device: *mut KSDEVICE) -> NTSTATUS {
 ///
 /// Called by AVStream with the device and its remove IRP.
 pub unsafe extern "system" fn device_remove(device: *mut KSDEVICE, _irp: *mut IRP) {
+    crate::kernel::paged_code("device Remove");
     crate::log!("device remove {:p}", device);
     crate::hosting::device_remove(device)
 }
@@ -842,6 +851,7 @@ pub unsafe extern "system" fn device_start(
     _t: PVOID,
     _u: PVOID,
 ) -> NTSTATUS {
+    crate::kernel::paged_code("device Start");
     crate::log!("device start {:p}", device);
     STATUS_SUCCESS
 }

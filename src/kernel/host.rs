@@ -57,6 +57,23 @@ struct Record {
     size: usize,
     tag: u32,
     scope: Arc<ScopeState>,
+    /// Where the driver asked for it (Driver Verifier's pool tracking names the tag; the
+    /// host names the call site too).
+    origin: &'static core::panic::Location<'static>,
+    /// The KS object on whose behalf it was allocated ([`with_owner`]), or 0.
+    owner: usize,
+    /// The guard-page mapping when the block came from the special pool.
+    special: Option<special::Region>,
+}
+
+fn describe(ptr: usize, r: &Record) -> String {
+    let tag = r
+        .tag
+        .to_le_bytes()
+        .iter()
+        .map(|b| if b.is_ascii_graphic() { *b as char } else { '.' })
+        .collect::<String>();
+    std::format!("{ptr:#x}: tag '{tag}' ({:#010x}), {} bytes, allocated at {}", r.tag, r.size, r.origin)
 }
 
 fn pool_records() -> MutexGuard<'static, HashMap<usize, Record>> {
@@ -184,9 +201,14 @@ fn layout(bytes: usize) -> Layout {
 }
 
 /// `ExAllocatePool2(POOL_FLAG_NON_PAGED, bytes, tag)`: uninitialised on the kernel,
-/// filled with 0xCD here so that reads of unwritten memory stand out.
+/// filled with 0xCD here so that reads of unwritten memory stand out. IRQL <=
+/// DISPATCH_LEVEL for non-paged pool ("ExAllocatePool2" docs). In special-pool mode
+/// ([`special::Mode`]) the block sits against a guard page.
+#[track_caller]
 pub(super) unsafe fn pool_alloc(bytes: usize, tag: u32) -> *mut u8 {
     assert!(bytes > 0, "pool_alloc of zero bytes");
+    require_irql_at_most(DISPATCH_LEVEL, "ExAllocatePool2 (non-paged)");
+    let origin = core::panic::Location::caller();
     let scope = current_scope();
     let attempt = scope.attempts.fetch_add(1, Ordering::SeqCst) + 1;
     let fail_at = scope.fail_at.load(Ordering::SeqCst);
@@ -200,8 +222,16 @@ pub(super) unsafe fn pool_alloc(bytes: usize, tag: u32) -> *mut u8 {
         scope.failed.fetch_add(1, Ordering::SeqCst);
         return core::ptr::null_mut();
     }
-    // SAFETY: the layout has a non-zero size.
-    let ptr = unsafe { std::alloc::alloc(layout(bytes)) };
+    let (ptr, special) = match special::mode() {
+        special::Mode::Off => {
+            // SAFETY: the layout has a non-zero size.
+            (unsafe { std::alloc::alloc(layout(bytes)) }, None)
+        }
+        mode => match special::Region::map(bytes, mode) {
+            Some(region) => (region.block(), Some(region)),
+            None => (core::ptr::null_mut(), None),
+        },
+    };
     if ptr.is_null() {
         scope.failed.fetch_add(1, Ordering::SeqCst);
         return ptr;
@@ -211,24 +241,34 @@ pub(super) unsafe fn pool_alloc(bytes: usize, tag: u32) -> *mut u8 {
     scope.allocations.fetch_add(1, Ordering::SeqCst);
     scope.bytes_outstanding.fetch_add(bytes, Ordering::SeqCst);
     scope.blocks_outstanding.fetch_add(1, Ordering::SeqCst);
-    let previous = pool_records().insert(ptr as usize, Record { size: bytes, tag, scope });
+    let owner = OWNER.with(core::cell::Cell::get);
+    let previous =
+        pool_records().insert(ptr as usize, Record { size: bytes, tag, scope, origin, owner, special });
     assert!(previous.is_none(), "pool handed out a live block twice");
     ptr
 }
 
-/// `ExFreePoolWithTag(ptr, tag)`: panics (the bug check) on an unknown block or a tag
-/// mismatch; poisons the block before releasing it.
+/// `ExFreePoolWithTag(ptr, tag)`: panics (the bug check) on an unknown block (a double
+/// free included), a tag mismatch, or a block that still holds a set timer or a queued
+/// DPC; poisons the block before releasing it. IRQL <= DISPATCH_LEVEL for non-paged
+/// pool ("ExFreePoolWithTag" docs). A special-pool block is checked for writes past its
+/// end into the page's slack, then made inaccessible.
 pub(super) unsafe fn pool_free(ptr: *mut u8, tag: u32) {
+    require_irql_at_most(DISPATCH_LEVEL, "ExFreePoolWithTag (non-paged)");
     let record = {
         let mut records = pool_records();
         let Some(found) = records.get(&(ptr as usize)) else {
-            panic!("BAD_POOL_CALLER: ExFreePoolWithTag({ptr:p}) of a block that is not allocated");
+            panic!(
+                "BAD_POOL_CALLER: ExFreePoolWithTag({ptr:p}) of a block that is not allocated \
+                 (freed twice, or never allocated)"
+            );
         };
         // A wrong tag leaves the block allocated (and accounted), as the bug check would.
         assert_eq!(
-            found.tag, tag,
-            "BAD_POOL_CALLER: ExFreePoolWithTag({ptr:p}) with tag {tag:#x}, allocated with {:#x}",
-            found.tag
+            found.tag,
+            tag,
+            "BAD_POOL_CALLER: ExFreePoolWithTag with tag {tag:#010x} of {}",
+            describe(ptr as usize, found)
         );
         // The block stays allocated too when it still holds a timer or a queued DPC.
         if let Some(what) = timer_or_dpc_in(ptr as usize, found.size) {
@@ -236,17 +276,192 @@ pub(super) unsafe fn pool_free(ptr: *mut u8, tag: u32) {
         }
         records.remove(&(ptr as usize)).expect("present under the same lock")
     };
-    // SAFETY: the record proves `ptr` is a live block of `record.size` bytes that we
-    // allocated with this layout; it is removed from the table, so freed once.
-    unsafe {
-        core::ptr::write_bytes(ptr, POOL_FREE_POISON, record.size);
-        std::alloc::dealloc(ptr, layout(record.size));
+    match &record.special {
+        Some(region) => {
+            if let Some(at) = region.slack_damage(record.size) {
+                panic!(
+                    "SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION: a write {at} bytes past the end of {}",
+                    describe(ptr as usize, &record)
+                );
+            }
+            region.retire();
+        }
+        None => {
+            // SAFETY: the record proves `ptr` is a live block of `record.size` bytes
+            // that we allocated with this layout; it is removed from the table, so freed
+            // once.
+            unsafe {
+                core::ptr::write_bytes(ptr, POOL_FREE_POISON, record.size);
+                std::alloc::dealloc(ptr, layout(record.size));
+            }
+        }
     }
     record.scope.frees.fetch_add(1, Ordering::SeqCst);
     record.scope.bytes_outstanding.fetch_sub(record.size, Ordering::SeqCst);
     record.scope.blocks_outstanding.fetch_sub(1, Ordering::SeqCst);
 }
 
+std::thread_local! {
+    static OWNER: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+}
+
+/// Runs `f` with allocations attributed to the KS object at `owner` (a pin), so that
+/// [`live_allocations_of`] can name what outlives it.
+pub fn with_owner<R>(owner: usize, f: impl FnOnce() -> R) -> R {
+    let previous = OWNER.with(|o| o.replace(owner));
+    let result = f();
+    OWNER.with(|o| o.set(previous));
+    result
+}
+
+/// The live pool blocks allocated on behalf of `owner`, described (tag, size, origin).
+pub fn live_allocations_of(owner: usize) -> Vec<String> {
+    let records = pool_records();
+    let mut out: Vec<String> =
+        records.iter().filter(|(_, r)| r.owner == owner).map(|(p, r)| describe(*p, r)).collect();
+    out.sort();
+    out
+}
+
+/// The live pool blocks of `scope`, described: what a driver unload would leak.
+pub fn live_allocations_in(scope: &PoolScope) -> Vec<String> {
+    let records = pool_records();
+    let mut out: Vec<String> = records
+        .iter()
+        .filter(|(_, r)| Arc::ptr_eq(&r.scope, &scope.state))
+        .map(|(p, r)| describe(*p, r))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Driver Verifier's special pool, on the host: each pool block gets its own mapping
+/// with an inaccessible guard page right after it (overruns) or right before it
+/// (underruns), so an out-of-bounds access faults at once (SIGSEGV), as a bug check
+/// does under the real special pool ("Special Pool" in the Driver Verifier docs: the
+/// allocation is placed at the end of a page followed by a no-access page, or, in the
+/// underrun variant, at the start of a page preceded by one). The bytes between an
+/// overrun-mode block's end and its page end (blocks are 16-aligned) are filled with a
+/// pattern checked at free, as Driver Verifier checks them. A freed block's pages stay
+/// reserved and inaccessible, so a use after free faults too.
+pub mod special {
+    use std::sync::atomic::{AtomicU8, Ordering};
+
+    /// Where the guard page goes.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Mode {
+        /// Ordinary host memory.
+        Off,
+        /// A guard page after each block.
+        Overrun,
+        /// A guard page before each block.
+        Underrun,
+    }
+
+    const PAGE: usize = 4096;
+    const SLACK_FILL: u8 = 0x5A;
+    /// 0 = not read yet, 1 = off, 2 = overrun, 3 = underrun.
+    static MODE: AtomicU8 = AtomicU8::new(0);
+
+    /// The mode: `KSFRAME_SPECIAL_POOL=overrun|underrun` in the environment, or what
+    /// [`set_mode`] chose.
+    pub fn mode() -> Mode {
+        let mut m = MODE.load(Ordering::Acquire);
+        if m == 0 {
+            m = match std::env::var("KSFRAME_SPECIAL_POOL").as_deref() {
+                Ok("overrun") => 2,
+                Ok("underrun") => 3,
+                _ => 1,
+            };
+            MODE.store(m, Ordering::Release);
+        }
+        match m {
+            2 => Mode::Overrun,
+            3 => Mode::Underrun,
+            _ => Mode::Off,
+        }
+    }
+
+    /// Chooses the mode for the whole process from now on.
+    pub fn set_mode(mode: Mode) {
+        let m = match mode {
+            Mode::Off => 1,
+            Mode::Overrun => 2,
+            Mode::Underrun => 3,
+        };
+        MODE.store(m, Ordering::Release);
+    }
+
+    /// One block's mapping.
+    pub(crate) struct Region {
+        base: usize,
+        len: usize,
+        block: usize,
+        /// The accessible pages: [start, end).
+        start: usize,
+        end: usize,
+    }
+
+    impl Region {
+        /// Maps a region for a block of `bytes` with its guard page, or None.
+        pub(crate) fn map(bytes: usize, mode: Mode) -> Option<Self> {
+            let data_pages = bytes.checked_add(PAGE - 1)? / PAGE;
+            let len = (data_pages + 1).checked_mul(PAGE)?;
+            // SAFETY: an anonymous private mapping; no file, no fixed address.
+            let base = unsafe {
+                libc::mmap(
+                    core::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            if base == libc::MAP_FAILED {
+                return None;
+            }
+            let base = base as usize;
+            let (guard, start, end, block) = match mode {
+                Mode::Underrun => (base, base + PAGE, base + len, base + PAGE),
+                _ => {
+                    let end = base + data_pages * PAGE;
+                    let rounded = bytes.checked_add(15)? & !15;
+                    (end, base, end, end - rounded)
+                }
+            };
+            // SAFETY: the guard page lies inside the mapping just made.
+            unsafe { libc::mprotect(guard as *mut libc::c_void, PAGE, libc::PROT_NONE) };
+            // SAFETY: [start, end) is mapped read-write.
+            unsafe { core::ptr::write_bytes(start as *mut u8, SLACK_FILL, end - start) };
+            Some(Self { base, len, block, start, end })
+        }
+
+        /// The block's first byte.
+        pub(crate) fn block(&self) -> *mut u8 {
+            self.block as *mut u8
+        }
+
+        /// How far past a `bytes`-long block the first changed slack byte is, if any.
+        pub(crate) fn slack_damage(&self, bytes: usize) -> Option<usize> {
+            let tail = self.block + bytes;
+            // SAFETY: [tail, end) is inside the accessible pages.
+            let slack = unsafe { core::slice::from_raw_parts(tail as *const u8, self.end - tail) };
+            slack.iter().position(|b| *b != SLACK_FILL)
+        }
+
+        /// Releases the memory but keeps the addresses reserved and inaccessible.
+        pub(crate) fn retire(&self) {
+            // SAFETY: the mapping this region made; nothing uses it any more.
+            unsafe {
+                libc::madvise(self.start as *mut libc::c_void, self.end - self.start, libc::MADV_DONTNEED);
+                libc::mprotect(self.base as *mut libc::c_void, self.len, libc::PROT_NONE);
+            }
+        }
+    }
+}
+
+/// KsGetPinFromIrp: any IRQL ("KsGetPinFromIrp" docs).
 pub(super) unsafe fn pin_from_irp(irp: *mut crate::ks::IRP) -> *mut crate::ks::KSPIN {
     // SAFETY: the caller passes a valid IRP with a current stack location.
     unsafe {
@@ -275,6 +490,8 @@ pub(super) unsafe fn ks_edit(
     item: *mut crate::ks::PVOID,
     size: u32,
 ) -> NTSTATUS {
+    // "_KsEdit" docs: IRQL PASSIVE_LEVEL (the caller holds the bag's mutex).
+    require_irql_at_most(PASSIVE_LEVEL, "_KsEdit");
     assert!(!bag.is_null(), "KsEdit on an object without a bag");
     // An item already edited into this bag is edited in place (KsEdit with equal sizes).
     // SAFETY: `item` is a valid pointer to a pointer (the caller's contract).
@@ -347,6 +564,7 @@ pub fn take_advanced(pointer: *mut crate::ks::KSSTREAM_POINTER) -> Option<Advanc
 }
 
 pub(super) unsafe fn leading_edge(pin: *mut crate::ks::KSPIN) -> *mut crate::ks::KSSTREAM_POINTER {
+    require_irql_at_most(DISPATCH_LEVEL, "KsPinGetLeadingEdgeStreamPointer");
     LEADING_EDGE
         .with(|l| l.borrow_mut().remove(&(pin as usize)))
         .map_or(core::ptr::null_mut(), |p| p as *mut _)
@@ -358,6 +576,7 @@ pub(super) unsafe fn advance_and_unlock(
     out_used: u32,
     eject: bool,
 ) {
+    require_irql_at_most(DISPATCH_LEVEL, "KsStreamPointerAdvanceOffsetsAndUnlock");
     // SAFETY: the simulator offered this pointer (a live KSSTREAM_POINTER it owns).
     unsafe {
         let sp = &mut *pointer;
@@ -433,6 +652,90 @@ pub struct PinServices {
 /// Installs (or removes) the pin services on this thread.
 pub fn set_pin_services(services: Option<&'static PinServices>) {
     PIN_SERVICES.with(|p| p.set(services));
+}
+
+/// Bug-checks (panics) unless the current IRQL is at most `level`: the IRQL
+/// requirement of `routine` (its docs page's "IRQL" line, named by the caller).
+#[track_caller]
+pub(super) fn require_irql_at_most(level: u8, routine: &str) {
+    let current = current_irql();
+    assert!(
+        current <= level,
+        "IRQL_NOT_LESS_OR_EQUAL: {routine} called at IRQL {current}; its documented maximum is {level} \
+         (called from {})",
+        core::panic::Location::caller()
+    );
+}
+
+/// PAGED_CODE(): the caller may page-fault, so it must run below DISPATCH_LEVEL (wdm.h;
+/// Driver Verifier's IRQL checking reports it).
+#[track_caller]
+pub(super) fn paged_code(routine: &str) {
+    let current = current_irql();
+    assert!(
+        current < DISPATCH_LEVEL,
+        "IRQL_NOT_LESS_OR_EQUAL: pageable code ({routine}) ran at IRQL {current} (called from {})",
+        core::panic::Location::caller()
+    );
+}
+
+std::thread_local! {
+    /// Spin locks this thread holds, with the IRQL each acquisition raised from.
+    static HELD: RefCell<Vec<(usize, u8)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// KeAcquireSpinLockRaiseToDpc: IRQL <= DISPATCH_LEVEL ("KeAcquireSpinLockRaiseToDpc"
+/// docs); raises to DISPATCH_LEVEL and returns the old IRQL. Acquiring a lock this
+/// thread already holds deadlocks on Windows: a bug check here.
+pub(super) unsafe fn acquire_spin_lock(lock: *mut usize) -> u8 {
+    require_irql_at_most(DISPATCH_LEVEL, "KeAcquireSpinLockRaiseToDpc");
+    HELD.with(|h| {
+        let mut held = h.borrow_mut();
+        assert!(
+            !held.iter().any(|(l, _)| *l == lock as usize),
+            "spin lock {lock:p} acquired twice: a deadlock"
+        );
+        let old = with_scheduler(|s| core::mem::replace(&mut s.irql, DISPATCH_LEVEL));
+        held.push((lock as usize, old));
+        old
+    })
+}
+
+/// KeReleaseSpinLock: back to the IRQL the acquisition saved.
+pub(super) unsafe fn release_spin_lock(lock: *mut usize, old: u8) {
+    HELD.with(|h| {
+        let mut held = h.borrow_mut();
+        let at = held.iter().rposition(|(l, _)| *l == lock as usize).expect("released a spin lock not held");
+        let (_, saved) = held.remove(at);
+        assert_eq!(saved, old, "KeReleaseSpinLock with another IRQL than its acquisition returned");
+    });
+    with_scheduler(|s| s.irql = old);
+}
+
+/// Spin locks this thread holds now.
+pub fn spin_locks_held() -> usize {
+    HELD.with(|h| h.borrow().len())
+}
+
+/// Calls into the driver as the kernel calls a callback at `level`, on behalf of the KS
+/// object at `owner` (0: none): the IRQL is `level` during `f`, and on return the
+/// callback must be back at `level` holding no spin lock (Driver Verifier's IRQL
+/// checking bug-checks a driver that returns with a spin lock held or its IRQL raised).
+#[track_caller]
+pub fn callback<R>(level: u8, owner: usize, what: &str, f: impl FnOnce() -> R) -> R {
+    let previous = with_scheduler(|s| core::mem::replace(&mut s.irql, level));
+    let locks_before = spin_locks_held();
+    let result = with_owner(owner, f);
+    let (after, locks) = (current_irql(), spin_locks_held());
+    assert!(
+        locks == locks_before && after == level,
+        "IRQL_NOT_LESS_OR_EQUAL / DRIVER_LEFT_LOCKED: {what} returned at IRQL {after} (entered at {level}) with \
+         {} spin lock(s) still held (called from {})",
+        locks - locks_before.min(locks),
+        core::panic::Location::caller()
+    );
+    with_scheduler(|s| s.irql = previous);
+    result
 }
 
 /// The virtual time, 100 ns units.
@@ -537,6 +840,7 @@ pub(super) fn performance_counter() -> (i64, i64) {
 }
 
 pub(super) unsafe fn initialize_timer(timer: *mut crate::ks::KTIMER) {
+    require_irql_at_most(DISPATCH_LEVEL, "KeInitializeTimerEx");
     let armed = with_scheduler(|s| s.timers.contains_key(&(timer as usize)));
     assert!(!armed, "KeInitializeTimerEx on a timer that is set");
 }
@@ -550,7 +854,8 @@ pub(super) unsafe fn initialize_dpc(dpc: *mut crate::ks::KDPC, routine: DpcRouti
 
 pub(super) unsafe fn set_timer(timer: *mut crate::ks::KTIMER, due: i64, dpc: *mut crate::ks::KDPC) -> bool {
     with_scheduler(|s| {
-        assert!(s.irql <= DISPATCH_LEVEL, "KeSetTimerEx above DISPATCH_LEVEL");
+        // "KeSetTimerEx" docs: IRQL <= DISPATCH_LEVEL.
+        assert!(s.irql <= DISPATCH_LEVEL, "IRQL_NOT_LESS_OR_EQUAL: KeSetTimerEx above DISPATCH_LEVEL");
         assert!(
             dpc.is_null() || s.dpcs.contains_key(&(dpc as usize)),
             "KeSetTimerEx with an uninitialised DPC"
@@ -568,22 +873,21 @@ pub(super) unsafe fn set_timer(timer: *mut crate::ks::KTIMER, due: i64, dpc: *mu
 
 pub(super) unsafe fn cancel_timer(timer: *mut crate::ks::KTIMER) -> bool {
     with_scheduler(|s| {
-        assert!(s.irql <= DISPATCH_LEVEL, "KeCancelTimer above DISPATCH_LEVEL");
+        // "KeCancelTimer" docs: IRQL <= DISPATCH_LEVEL.
+        assert!(s.irql <= DISPATCH_LEVEL, "IRQL_NOT_LESS_OR_EQUAL: KeCancelTimer above DISPATCH_LEVEL");
         s.timers.remove(&(timer as usize)).map(|key| s.armed.remove(&key)).is_some()
     })
 }
 
 pub(super) unsafe fn flush_queued_dpcs() {
-    assert_eq!(
-        current_irql(),
-        PASSIVE_LEVEL,
-        "IRQL_NOT_LESS_OR_EQUAL: KeFlushQueuedDpcs above PASSIVE_LEVEL"
-    );
+    // "KeFlushQueuedDpcs" docs: IRQL PASSIVE_LEVEL.
+    require_irql_at_most(PASSIVE_LEVEL, "KeFlushQueuedDpcs");
     let _ = run_queued_dpcs();
 }
 
 pub(super) unsafe fn attempt_processing(pin: *mut crate::ks::KSPIN, asynchronous: bool) {
-    assert!(current_irql() <= DISPATCH_LEVEL, "KsPinAttemptProcessing above DISPATCH_LEVEL");
+    // "KsPinAttemptProcessing" docs: IRQL <= DISPATCH_LEVEL.
+    require_irql_at_most(DISPATCH_LEVEL, "KsPinAttemptProcessing");
     if let Some(services) = PIN_SERVICES.with(core::cell::Cell::get) {
         (services.attempt_processing)(pin, asynchronous);
     }
@@ -593,7 +897,8 @@ pub(super) unsafe fn reference_clock(
     pin: *mut crate::ks::KSPIN,
     interface: *mut *mut crate::ks::IKsReferenceClock,
 ) -> NTSTATUS {
-    assert_eq!(current_irql(), PASSIVE_LEVEL, "KsPinGetReferenceClockInterface above PASSIVE_LEVEL");
+    // "KsPinGetReferenceClockInterface" docs: IRQL PASSIVE_LEVEL.
+    require_irql_at_most(PASSIVE_LEVEL, "KsPinGetReferenceClockInterface");
     match PIN_SERVICES.with(core::cell::Cell::get) {
         Some(services) => (services.reference_clock)(pin, interface),
         // ReactOS pin.c: STATUS_DEVICE_NOT_READY without a clock.

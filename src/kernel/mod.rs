@@ -129,6 +129,65 @@ pub unsafe fn advance_and_unlock(
     unsafe { backend::advance_and_unlock(pointer.as_ptr(), in_used, out_used, eject) }
 }
 
+/// PAGED_CODE(): marks a routine that must run below DISPATCH_LEVEL (it may touch
+/// pageable memory or call routines that require PASSIVE_LEVEL). The host build checks
+/// the current IRQL and bug-checks (panics) above APC_LEVEL, as the WDK's checked
+/// PAGED_CODE does; the kernel builds place no code in pageable sections and compile it
+/// to nothing (reading the IRQL there is a CR8 read, an intrinsic with no import).
+#[cfg_attr(feature = "host", track_caller)]
+pub fn paged_code(routine: &str) {
+    #[cfg(feature = "host")]
+    host::paged_code(routine);
+    #[cfg(not(feature = "host"))]
+    let _ = routine;
+}
+
+/// A kernel spin lock (`KSPIN_LOCK`), acquired with KeAcquireSpinLockRaiseToDpc: the
+/// holder runs at DISPATCH_LEVEL until the guard drops (KeReleaseSpinLock).
+///
+/// # Kernel contract
+///
+/// Acquire at IRQL <= DISPATCH_LEVEL; the lock lives in non-paged memory; hold it
+/// briefly and touch only non-paged memory meanwhile; never return from a callback
+/// with it held (the guard's lifetime enforces that unless the guard is leaked).
+#[derive(Debug, Default)]
+pub struct SpinLock {
+    lock: core::cell::UnsafeCell<usize>,
+}
+
+// SAFETY: the KSPIN_LOCK word is only touched by the kernel's acquire/release, which
+// synchronise it.
+unsafe impl Sync for SpinLock {}
+
+/// A held [`SpinLock`]; dropping it releases the lock and restores the IRQL.
+#[derive(Debug)]
+#[must_use = "the lock is released when the guard drops"]
+pub struct SpinLockGuard<'a> {
+    lock: &'a SpinLock,
+    old_irql: u8,
+}
+
+impl SpinLock {
+    /// An unlocked spin lock (KeInitializeSpinLock zeroes it).
+    pub const fn new() -> Self {
+        Self { lock: core::cell::UnsafeCell::new(0) }
+    }
+
+    /// KeAcquireSpinLockRaiseToDpc. IRQL <= DISPATCH_LEVEL.
+    pub fn lock(&self) -> SpinLockGuard<'_> {
+        // SAFETY: a KSPIN_LOCK in memory that outlives the guard.
+        let old_irql = unsafe { backend::acquire_spin_lock(self.lock.get()) };
+        SpinLockGuard { lock: self, old_irql }
+    }
+}
+
+impl Drop for SpinLockGuard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the lock this guard acquired, released once with the saved IRQL.
+        unsafe { backend::release_spin_lock(self.lock.lock.get(), self.old_irql) }
+    }
+}
+
 /// Writes one line to the kernel debugger (DbgPrintEx, IHVDRIVER, INFO level).
 ///
 /// Use the [`log!`](crate::log) macro rather than calling this directly.

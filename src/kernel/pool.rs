@@ -43,6 +43,7 @@ impl PoolBuffer {
     /// `align` must be a power of two no larger than [`PAGE_SIZE`] and `len` must be
     /// non-zero: otherwise STATUS_INVALID_PARAMETER. When the pool (or, in the host
     /// build, an injected fault) refuses: STATUS_INSUFFICIENT_RESOURCES.
+    #[cfg_attr(feature = "host", track_caller)]
     pub fn new(len: usize, align: usize, tag: u32) -> Result<Self, NTSTATUS> {
         if len == 0 || !align.is_power_of_two() || align > PAGE_SIZE {
             return Err(STATUS_INVALID_PARAMETER);
@@ -55,7 +56,12 @@ impl PoolBuffer {
         // `block_len` bytes aligned to POOL_ALIGNMENT.
         let base = unsafe { backend::pool_alloc(block_len, tag) };
         let base = NonNull::new(base).ok_or(STATUS_INSUFFICIENT_RESOURCES)?;
-        let offset = base.as_ptr().align_offset(align);
+        // The highest aligned start in the block, so that the data ends as close to the
+        // block's end as the alignment allows: under a special pool (a guard page right
+        // after the block) an overrun of a buffer whose length is a multiple of its
+        // alignment faults at its first byte.
+        let top = (base.as_ptr() as usize).wrapping_add(slack);
+        let offset = slack.wrapping_sub(top & align.wrapping_sub(1));
         if offset > slack {
             // Cannot happen for a POOL_ALIGNMENT-aligned block; fail rather than overrun.
             // SAFETY: `base` came from pool_alloc with this tag and is not used again.
@@ -139,6 +145,7 @@ impl<T> PoolBox<T> {
 
     /// Moves `value` into a new non-paged pool block. On failure the value is handed
     /// back with STATUS_INSUFFICIENT_RESOURCES, so nothing it owns is lost.
+    #[cfg_attr(feature = "host", track_caller)]
     pub fn try_new(value: T, tag: u32) -> Result<Self, (T, NTSTATUS)> {
         let () = Self::ALIGN_OK;
         let size = core::mem::size_of::<T>().max(1);

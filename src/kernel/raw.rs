@@ -203,6 +203,19 @@ unsafe extern "system" {
     ) -> u8;
     fn KeCancelTimer(Timer: *mut crate::ks::KTIMER) -> u8;
     fn KeFlushQueuedDpcs();
+    fn KeAcquireSpinLockRaiseToDpc(SpinLock: *mut usize) -> u8;
+    fn KeReleaseSpinLock(SpinLock: *mut usize, NewIrql: u8);
+}
+
+pub(super) unsafe fn acquire_spin_lock(lock: *mut usize) -> u8 {
+    // SAFETY: a KSPIN_LOCK in non-paged memory, IRQL <= DISPATCH_LEVEL (the caller's
+    // contract).
+    unsafe { KeAcquireSpinLockRaiseToDpc(lock) }
+}
+
+pub(super) unsafe fn release_spin_lock(lock: *mut usize, old: u8) {
+    // SAFETY: a lock this thread holds, with the IRQL its acquisition returned.
+    unsafe { KeReleaseSpinLock(lock, old) }
 }
 
 // HAL's export on every x64 Windows (forwarded to ntoskrnl since Windows 8) and in

@@ -7,9 +7,9 @@
 //! them. Only a Windows build with the WDK compiles this file.
 
 pub(super) use super::raw::{
-    advance_and_unlock, attempt_processing, cancel_timer, flush_queued_dpcs, initialize_dpc,
-    initialize_timer, ks_edit, leading_edge, log, performance_counter, pin_from_irp, reference_clock,
-    set_timer,
+    acquire_spin_lock, advance_and_unlock, attempt_processing, cancel_timer, flush_queued_dpcs,
+    initialize_dpc, initialize_timer, ks_edit, leading_edge, log, performance_counter, pin_from_irp,
+    reference_clock, release_spin_lock, set_timer,
 };
 
 pub(super) const NAME: &str = "wdk";

@@ -39,6 +39,7 @@ pub unsafe fn context<'a>(
     request: *mut KSIDENTIFIER,
     data: PVOID,
 ) -> Result<Context<'a>, NTSTATUS> {
+    crate::kernel::paged_code("a property handler");
     // SAFETY: the caller's contract: a valid IRP with a current stack location.
     let irp = unsafe { Irp::from_raw(irp) }.ok_or(STATUS_INVALID_PARAMETER)?;
     // SAFETY: a non-null request points to at least a KSPROPERTY (KS checked

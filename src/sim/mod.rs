@@ -349,8 +349,9 @@ impl Sim {
         let mut pin = Pin { object, format, filter };
         if let Some(create) = pin.object.dispatch().and_then(|d| d.Create) {
             let mut irp = IrpBuffers::new(0, 0, core::ptr::null_mut(), KernelMode);
-            // SAFETY: a live KSPIN and IRP, as AVStream passes them.
-            let status = unsafe { create(pin.as_ptr(), irp.irp()) };
+            let pin_ptr = pin.as_ptr();
+            // SAFETY: a live KSPIN and IRP, as AVStream passes them, at PASSIVE_LEVEL.
+            let status = at_passive(pin_ptr, "pin Create", || unsafe { create(pin_ptr, irp.irp()) });
             if !NT_SUCCESS(status) {
                 free_bag(pin.object.ks.Bag);
                 return Err(status);
@@ -363,7 +364,8 @@ impl Sim {
     /// Closes a pin as AVStream does: back to KSSTATE_STOP, AVStream's references
     /// (allocator, clock) dropped, the Close dispatch, the bag freed.
     pub fn close_pin(&mut self, mut pin: Pin) -> NTSTATUS {
-        let _ = set_state(&mut pin.object, KSSTATE_STOP);
+        let pin_ptr = pin.as_ptr();
+        let _ = at_passive(pin_ptr, "SetDeviceState", || set_state(&mut pin.object, KSSTATE_STOP));
         assert_eq!(
             pin.object.clock_references(),
             0,
@@ -372,17 +374,24 @@ impl Sim {
         pin.object.release_references();
         let mut irp = IrpBuffers::new(0, 0, core::ptr::null_mut(), KernelMode);
         let close = pin.object.dispatch().and_then(|d| d.Close);
-        // SAFETY: a live pin and IRP.
-        let status = close.map_or(STATUS_SUCCESS, |close| unsafe { close(pin.as_ptr(), irp.irp()) });
+        let status = at_passive(pin_ptr, "pin Close", || {
+            // SAFETY: a live pin and IRP, at PASSIVE_LEVEL.
+            close.map_or(STATUS_SUCCESS, |close| unsafe { close(pin_ptr, irp.irp()) })
+        });
         drop(pin.format.take());
         free_bag(pin.object.ks.Bag);
+        // Driver Verifier's pool tracking: what the driver allocated for this pin must be
+        // gone with it.
+        let leaks = crate::kernel::host::live_allocations_of(pin_ptr as usize);
+        assert!(leaks.is_empty(), "pool allocated for the pin outlived its Close: {leaks:#?}");
         self.filters[pin.filter].open[pin.object.ks.Id as usize] -= 1;
         status
     }
 
     /// Walks the pin's state to `target` one step at a time through SetDeviceState.
     pub fn set_state(&mut self, pin: &mut Pin, target: KSSTATE) -> NTSTATUS {
-        set_state(&mut pin.object, target)
+        let pin_ptr = pin.as_ptr();
+        at_passive(pin_ptr, "SetDeviceState", || set_state(&mut pin.object, target))
     }
 
     /// Sends a property request to `pin`: KsPropertyHandler over the pin's table merged
@@ -398,8 +407,10 @@ impl Sim {
         buffers.input[..n].copy_from_slice(&property[..n]);
         let n = buffers.output.len().min(request.data.len());
         buffers.output[..n].copy_from_slice(&request.data[..n]);
-        // SAFETY: a complete IOCTL_KS_PROPERTY IRP addressed to this pin.
-        let status = unsafe { pin.object.property(buffers.irp()) };
+        let pin_ptr = pin.as_ptr();
+        // SAFETY: a complete IOCTL_KS_PROPERTY IRP addressed to this pin, at PASSIVE_LEVEL.
+        let status =
+            at_passive(pin_ptr, "a property handler", || unsafe { pin.object.property(buffers.irp()) });
         let information = buffers.irp.IoStatus.Information;
         Reply { status, information, output: buffers.output.clone() }
     }
@@ -413,8 +424,12 @@ impl Sim {
         framing: &KSALLOCATOR_FRAMING,
         mode: KPROCESSOR_MODE,
     ) -> Result<HANDLE, NTSTATUS> {
-        // SAFETY: a live pin at PASSIVE_LEVEL.
-        let object = unsafe { create_on_pin(pin.as_ptr(), framing, &HOST_OBJECTS) }?;
+        let pin_ptr = pin.as_ptr();
+        // SAFETY: a live pin at PASSIVE_LEVEL. The pool belongs to the allocator object,
+        // not the pin (it may outlive the pin).
+        let object = at_passive(core::ptr::null_mut(), "InitializeAllocator", || unsafe {
+            create_on_pin(pin_ptr, framing, &HOST_OBJECTS)
+        })?;
         Ok(objects::open(Kind::Allocator(Box::new(object)), mode == KernelMode, FILE_GENERIC_READ).0)
     }
 
@@ -570,7 +585,7 @@ impl Sim {
         let _ = set_state(&mut source.object, KSSTATE_STOP);
         let _ = set_state(&mut sink.object, KSSTATE_STOP);
         for slot in connection.at_source.drain(..).chain(connection.at_sink.drain(..)) {
-            requestor::give_back(&source.object, slot.frame);
+            give_back(source, slot.frame);
         }
         connection.kick_source = true;
         connection.kick_sink = true;
@@ -625,7 +640,11 @@ impl Sim {
             && connection.in_flight() < requestor::frames_in_flight(&source.object)
             && connection.takes_left != Some(0)
         {
-            let Some(frame) = requestor::take(&source.object) else { break };
+            let Some(frame) =
+                at_passive(core::ptr::null_mut(), "KSALLOCATOR Allocate", || requestor::take(&source.object))
+            else {
+                break;
+            };
             if let Some(left) = connection.takes_left.as_mut() {
                 *left -= 1;
             }
@@ -714,7 +733,7 @@ impl Sim {
                 data_used: h.DataUsed,
                 frame_info: info_fits.then_some(slot.header.info),
             });
-            requestor::give_back(&source.object, slot.frame);
+            give_back(source, slot.frame);
             connection.sent.push((slot.frame.data as usize, slot.frame.source));
         }
         if !NT_SUCCESS(status) {
@@ -728,8 +747,9 @@ impl Sim {
     /// attempted on an empty queue; returns its status.
     pub fn process_empty(&mut self, pin: &mut Pin) -> NTSTATUS {
         let process = pin.object.dispatch().and_then(|d| d.Process);
+        let pin_ptr = pin.as_ptr();
         // SAFETY: a live pin with no leading edge offered.
-        process.map_or(STATUS_SUCCESS, |p| unsafe { p(pin.as_ptr()) })
+        call_process(pin, || process.map_or(STATUS_SUCCESS, |p| unsafe { p(pin_ptr) }))
     }
 
     /// Changes a stopped pin's format, as AVStream does: the new format goes to
@@ -741,11 +761,12 @@ impl Sim {
         let mut new = Box::new(format);
         let old_ptr = pin.object.ks.ConnectionFormat;
         pin.object.ks.ConnectionFormat = (&mut *new as *mut KS_DATAFORMAT_VIDEOINFOHEADER).cast();
+        let pin_ptr = pin.as_ptr();
         let status = match pin.object.dispatch().and_then(|d| d.SetDataFormat) {
-            // SAFETY: a live pin with the proposed format in place.
-            Some(set) => unsafe {
-                set(pin.as_ptr(), old_ptr, core::ptr::null_mut(), core::ptr::null(), core::ptr::null_mut())
-            },
+            // SAFETY: a live pin with the proposed format in place, at PASSIVE_LEVEL.
+            Some(set) => at_passive(pin_ptr, "SetDataFormat", || unsafe {
+                set(pin_ptr, old_ptr, core::ptr::null_mut(), core::ptr::null(), core::ptr::null_mut())
+            }),
             None => STATUS_SUCCESS,
         };
         if NT_SUCCESS(status) {
@@ -768,8 +789,9 @@ impl Sim {
         let mut caller = *range;
         // SAFETY: all-zero bytes are a valid KS_DATAFORMAT_VIDEOINFOHEADER.
         let mut format: KS_DATAFORMAT_VIDEOINFOHEADER = unsafe { core::mem::zeroed() };
-        // SAFETY: a static descriptor, a valid caller range and an output of the right size.
-        unsafe {
+        // SAFETY: a static descriptor, a valid caller range and an output of the right size,
+        // at PASSIVE_LEVEL.
+        at_passive(core::ptr::null_mut(), "the intersect handler", || unsafe {
             crate::model::intersect::intersect(
                 descriptor,
                 pin_id,
@@ -777,9 +799,37 @@ impl Sim {
                 (&mut format as *mut KS_DATAFORMAT_VIDEOINFOHEADER).cast(),
                 core::mem::size_of::<KS_DATAFORMAT_VIDEOINFOHEADER>() as u32,
             )
-        }?;
+        })?;
         Ok(format)
     }
+}
+
+/// Calls into the driver at PASSIVE_LEVEL on behalf of `owner` (a pin, or 0), with the
+/// host backend's checks at the boundary (IRQL restored, no spin lock held).
+#[track_caller]
+fn at_passive<R>(owner: *mut KSPIN, what: &str, f: impl FnOnce() -> R) -> R {
+    crate::kernel::host::callback(crate::kernel::host::PASSIVE_LEVEL, owner as usize, what, f)
+}
+
+/// A pin's Process at the IRQL its descriptor asks for: DISPATCH_LEVEL with
+/// KSPIN_FLAG_DISPATCH_LEVEL_PROCESSING, else PASSIVE_LEVEL (KSPIN_DESCRIPTOR_EX docs).
+fn call_process(pin: &Pin, f: impl FnOnce() -> NTSTATUS) -> NTSTATUS {
+    let level = if pin.object.descriptor().Flags & KSPIN_FLAG_DISPATCH_LEVEL_PROCESSING != 0 {
+        crate::kernel::host::DISPATCH_LEVEL
+    } else {
+        crate::kernel::host::PASSIVE_LEVEL
+    };
+    let owner = (&pin.object.ks as *const KSPIN) as usize;
+    crate::kernel::host::callback(level, owner, "Process", f)
+}
+
+/// The requestor returns a frame: for a non-paged allocator Free may run at
+/// DISPATCH_LEVEL (KS-NOTES: only PagedPool frames are freed at PASSIVE_LEVEL), so the
+/// simulator frees at DISPATCH_LEVEL.
+fn give_back(source: &Pin, frame: Frame) {
+    crate::kernel::host::callback(crate::kernel::host::DISPATCH_LEVEL, 0, "KSALLOCATOR Free", || {
+        requestor::give_back(&source.object, frame)
+    });
 }
 
 fn free_bag(bag: PVOID) {
@@ -811,8 +861,9 @@ fn process(
         crate::kernel::host::offer_stream_pointer(pin.as_ptr(), raw);
     }
     let dispatch_process = pin.object.dispatch().and_then(|d| d.Process);
-    // SAFETY: a live pin.
-    let status = dispatch_process.map_or(STATUS_SUCCESS, |p| unsafe { p(pin.as_ptr()) });
+    let pin_ptr = pin.as_ptr();
+    // SAFETY: a live pin, at the IRQL its descriptor asks for.
+    let status = call_process(pin, || dispatch_process.map_or(STATUS_SUCCESS, |p| unsafe { p(pin_ptr) }));
     // A pointer the pin did not take stays queued for the next call: withdraw the offer.
     let _ = crate::kernel::host::withdraw_stream_pointer(pin.as_ptr());
     (status, crate::kernel::host::take_advanced(raw))
