@@ -298,6 +298,19 @@ fn verify(run: &Run) -> Vec<String> {
     );
     expect("no processing asked for after STOP", is("after_stop", &[("attempts", n(0))]));
     expect(
+        "at DISPATCH_LEVEL (the DPC; Free and Allocate under a spin lock) the driver called only what Windows allows",
+        is("irql", &[("violations", n(0))])
+            && run
+                .step("irql")
+                .and_then(|kv| kv.get("dispatch_calls")?.parse::<u64>().ok())
+                .is_some_and(|c| c > 0),
+    );
+    expect(
+        "the stand-in's IRQL check bites: SetDataFormat under a spin lock reaches _KsEdit (twice: the \
+         descriptor, then its framing)",
+        is("irql_probe", &[("violations", n(2))]) && run.has("irql_violation routine=_KsEdit irql=2 max=0"),
+    );
+    expect(
         "pool balance",
         is(
             "alloc_balance",
@@ -339,6 +352,7 @@ fn ksframe_sys_runs_under_wine_and_behaves() {
     assert!(problems.is_empty(), "under Wine: {problems:#?}\n--- log ---\n{}", run.log);
     eprintln!("wine cycle: {:.1} s, {} lines", started.elapsed().as_secs_f64(), run.lines.len());
     eprintln!("wine paced run: {:?}", run.step("process"));
+    eprintln!("wine IRQL: {:?}", run.step("irql"));
 }
 
 #[test]

@@ -44,6 +44,7 @@ unsafe extern "system" {
     fn ExFreePoolWithTag(p: PVOID, tag: u32);
 }
 
+
 /// The object bag: what `_KsEdit` allocated, freed when the pin closes.
 static BAG: [AtomicPtr<c_void>; 8] = [const { AtomicPtr::new(core::ptr::null_mut()) }; 8];
 const BAG_TAG: u32 = u32::from_le_bytes(*b"KsSi");
@@ -58,6 +59,8 @@ pub unsafe extern "system" fn _KsEdit(
     old_size: u32,
     _tag: u32,
 ) -> NTSTATUS {
+    // "_KsEdit" docs: PASSIVE_LEVEL.
+    irql_check("_KsEdit", PASSIVE);
     // SAFETY: a valid pointer to the item's pointer (the driver's contract).
     let current = unsafe { *item };
     if BAG.iter().any(|b| b.load(Ordering::Acquire) == current) {
@@ -141,6 +144,66 @@ fn check(what: &str, ok: bool) {
     }
 }
 
+// --- IRQL, as far as the stand-in can tell it under Wine ---------------------------------
+//
+// Wine has no IRQL. The stand-in knows two ways a driver callback runs at
+// DISPATCH_LEVEL on Windows and reproduces both: the driver's timer DPC (Wine runs it on
+// a threadpool thread, so any thread but the one that called KsInitializeDriver is a
+// DPC here) and the calls it makes itself with a spin lock held
+// (KeAcquireSpinLockRaiseToDpc, which Wine implements). Each KS routine it exports checks
+// the IRQL its docs page allows and counts a violation otherwise.
+
+#[link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")]
+unsafe extern "system" {
+    fn PsGetCurrentThreadId() -> HANDLE;
+    fn KeAcquireSpinLockRaiseToDpc(lock: *mut usize) -> u8;
+    fn KeReleaseSpinLock(lock: *mut usize, irql: u8);
+}
+
+/// The thread that runs KsInitializeDriver (PASSIVE_LEVEL unless a spin lock is held).
+static MAIN_THREAD: AtomicPtr<c_void> = AtomicPtr::new(core::ptr::null_mut());
+/// Spin locks the main thread holds.
+static SPIN_DEPTH: AtomicU32 = AtomicU32::new(0);
+/// KS routines called at DISPATCH_LEVEL, and those of them whose docs forbid it.
+static DISPATCH_CALLS: AtomicU32 = AtomicU32::new(0);
+static IRQL_VIOLATIONS: AtomicU32 = AtomicU32::new(0);
+
+const PASSIVE: u8 = 0;
+const DISPATCH: u8 = 2;
+
+fn irql_here() -> u8 {
+    // SAFETY: any IRQL.
+    let me = unsafe { PsGetCurrentThreadId() };
+    if me != MAIN_THREAD.load(Ordering::Acquire) || SPIN_DEPTH.load(Ordering::Acquire) > 0 { DISPATCH } else { PASSIVE }
+}
+
+/// Checks the IRQL of a call to `routine`, whose docs allow at most `max`.
+fn irql_check(routine: &str, max: u8) {
+    let now = irql_here();
+    if now == DISPATCH {
+        DISPATCH_CALLS.fetch_add(1, Ordering::Relaxed);
+    }
+    if now > max {
+        IRQL_VIOLATIONS.fetch_add(1, Ordering::Relaxed);
+        say!("irql_violation routine={} irql={} max={}", routine, now, max);
+    }
+}
+
+/// Runs `f` as a driver callback with a spin lock held (DISPATCH_LEVEL on Windows).
+fn with_spin_lock<R>(f: impl FnOnce() -> R) -> R {
+    static LOCK: AtomicPtr<c_void> = AtomicPtr::new(core::ptr::null_mut());
+    let lock = LOCK.as_ptr().cast::<usize>();
+    // SAFETY: a static KSPIN_LOCK word, released below with the IRQL returned.
+    let old = unsafe { KeAcquireSpinLockRaiseToDpc(lock) };
+    SPIN_DEPTH.fetch_add(1, Ordering::AcqRel);
+    let r = f();
+    SPIN_DEPTH.fetch_sub(1, Ordering::AcqRel);
+    // SAFETY: the lock acquired above.
+    unsafe { KeReleaseSpinLock(lock, old) };
+    r
+}
+
+
 // The panic handler and the (never called) DriverEntry come from ksframe, linked with
 // its `no-entry` feature.
 
@@ -156,6 +219,7 @@ pub unsafe extern "system" fn KsPinGetLeadingEdgeStreamPointer(
     _pin: *mut KSPIN,
     _state: i32,
 ) -> *mut KSSTREAM_POINTER {
+    irql_check("KsPinGetLeadingEdgeStreamPointer", DISPATCH);
     LEADING_EDGE.swap(core::ptr::null_mut(), Ordering::AcqRel)
 }
 
@@ -168,6 +232,7 @@ pub unsafe extern "system" fn KsStreamPointerAdvanceOffsetsAndUnlock(
     out_used: u32,
     eject: u8,
 ) {
+    irql_check("KsStreamPointerAdvanceOffsetsAndUnlock", DISPATCH);
     ADVANCED_OUT.store(out_used, Ordering::Relaxed);
     ADVANCED_IN.store(in_used, Ordering::Relaxed);
     EJECTED.store(eject != 0, Ordering::Relaxed);
@@ -190,6 +255,7 @@ static ATTEMPTS: AtomicU32 = AtomicU32::new(0);
 /// stand-in counts the request and its main thread processes.
 #[unsafe(no_mangle)]
 pub unsafe extern "system" fn KsPinAttemptProcessing(_pin: *mut KSPIN, _asynchronous: u8) {
+    irql_check("KsPinAttemptProcessing", DISPATCH);
     ATTEMPTS.fetch_add(1, Ordering::AcqRel);
 }
 
@@ -200,6 +266,7 @@ pub unsafe extern "system" fn KsPinGetReferenceClockInterface(
     pin: *mut KSPIN,
     interface: *mut *mut IKsReferenceClock,
 ) -> NTSTATUS {
+    irql_check("KsPinGetReferenceClockInterface", PASSIVE);
     // SAFETY: the driver passes the pin this stand-in made (a PinObject's KSPIN).
     unsafe { ksframe::model::avstream::reference_clock(pin, interface) }
 }
@@ -455,6 +522,8 @@ pub unsafe extern "system" fn KsInitializeDriver(
     _registry_path: *const UNICODE_STRING,
     descriptor: *const KSDEVICE_DESCRIPTOR,
 ) -> NTSTATUS {
+    // SAFETY: any IRQL.
+    MAIN_THREAD.store(unsafe { PsGetCurrentThreadId() }, Ordering::Release);
     say!("begin descriptor={:p}", descriptor);
     // SAFETY: the driver passes its static device descriptor.
     let Some(device_descriptor) = (unsafe { descriptor.as_ref() }) else {
@@ -819,10 +888,16 @@ unsafe fn play(device_descriptor: &'static KSDEVICE_DESCRIPTOR) {
             times[streamed as usize] = o.presentation_time;
             pictures[streamed as usize] = o.picture_number;
             streamed += 1;
-            if let Some(f) = frame.take() {
-                requestor::give_back(&pin, f);
-            }
-            frame = requestor::take(&pin);
+            // The requestor returns the frame and takes the next with a spin lock held:
+            // the allocator's Free and Allocate run at DISPATCH_LEVEL (KS-NOTES: only
+            // paged frames are freed at PASSIVE_LEVEL).
+            let done = frame.take();
+            frame = with_spin_lock(|| {
+                if let Some(f) = done {
+                    requestor::give_back(&pin, f);
+                }
+                requestor::take(&pin)
+            });
         }
     }
     let elapsed = now_100ns() - started;
@@ -864,6 +939,27 @@ unsafe fn play(device_descriptor: &'static KSDEVICE_DESCRIPTOR) {
     }
     say!("after_stop attempts={}", ATTEMPTS.load(Ordering::Acquire));
     check("after_stop", ATTEMPTS.load(Ordering::Acquire) == 0);
+    // What the driver called at DISPATCH_LEVEL (its DPC; Free and Allocate with a spin
+    // lock held): every call must be one Windows allows there.
+    say!(
+        "irql dispatch_calls={} violations={}",
+        DISPATCH_CALLS.load(Ordering::Relaxed),
+        IRQL_VIOLATIONS.load(Ordering::Relaxed)
+    );
+    check("irql", IRQL_VIOLATIONS.load(Ordering::Relaxed) == 0 && DISPATCH_CALLS.load(Ordering::Relaxed) > 0);
+    // The check bites: SetDataFormat (PASSIVE_LEVEL on Windows) called with a spin lock
+    // held reaches _KsEdit, which Windows allows at PASSIVE_LEVEL only.
+    let before = IRQL_VIOLATIONS.load(Ordering::Relaxed);
+    let set_format = dispatch.and_then(|d| d.SetDataFormat);
+    let _ = with_spin_lock(|| {
+        // SAFETY: a live stopped pin with its own format as the proposed one; the wrong
+        // IRQL is the point of the probe.
+        set_format.map(|f| unsafe {
+            f(&mut pin.ks, core::ptr::null_mut(), core::ptr::null_mut(), core::ptr::null(), core::ptr::null_mut())
+        })
+    });
+    let probe = IRQL_VIOLATIONS.swap(before, Ordering::Relaxed) - before;
+    say!("irql_probe violations={}", probe);
 
     let _ = stats_get(&pin, &mut out);
     let (allocations, frees) = (u64_at(&out, 0), u64_at(&out, 8));
