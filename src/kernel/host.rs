@@ -7,7 +7,14 @@
 //!   nothing leaked; freeing an unknown pointer or with the wrong tag panics, as the
 //!   kernel would bug check (BAD_POOL_CALLER);
 //! - **fault injection**: a scope can make its Nth pool allocation fail;
-//! - **a captured log**: each thread's log lines, readable with [`take_log`].
+//! - **a captured log**: each thread's log lines, readable with [`take_log`];
+//! - **Driver Verifier's checks**: the IRQL as state (each callback entered at its
+//!   IRQL through [`callback`], which also checks that it returns at that IRQL holding
+//!   no spin lock; each kernel routine checks the maximum IRQL its docs page gives);
+//!   PAGED_CODE; spin locks; the special pool ([`special`]); pool tracking with each
+//!   allocation's call site and owner ([`live_allocations_of`], [`live_allocations_in`]);
+//! - **virtual time**: a clock the simulator advances, timers and DPCs
+//!   ([`advance_to`], [`run_queued_dpcs`]).
 //!
 //! Panics here imitate bug checks and are deliberate: this module never runs in a
 //! kernel.
@@ -404,6 +411,14 @@ pub mod special {
 
     impl Region {
         /// Maps a region for a block of `bytes` with its guard page, or None.
+        #[cfg(not(unix))]
+        pub(crate) fn map(_bytes: usize, _mode: Mode) -> Option<Self> {
+            // No guard pages without mmap: the special pool is a Unix host feature.
+            None
+        }
+
+        /// Maps a region for a block of `bytes` with its guard page, or None.
+        #[cfg(unix)]
         pub(crate) fn map(bytes: usize, mode: Mode) -> Option<Self> {
             let data_pages = bytes.checked_add(PAGE - 1)? / PAGE;
             let len = (data_pages + 1).checked_mul(PAGE)?;
@@ -451,6 +466,11 @@ pub mod special {
         }
 
         /// Releases the memory but keeps the addresses reserved and inaccessible.
+        #[cfg(not(unix))]
+        pub(crate) fn retire(&self) {}
+
+        /// Releases the memory but keeps the addresses reserved and inaccessible.
+        #[cfg(unix)]
         pub(crate) fn retire(&self) {
             // SAFETY: the mapping this region made; nothing uses it any more.
             unsafe {
