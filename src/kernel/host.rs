@@ -584,6 +584,7 @@ pub fn take_advanced(pointer: *mut crate::ks::KSSTREAM_POINTER) -> Option<Advanc
 }
 
 pub(super) unsafe fn leading_edge(pin: *mut crate::ks::KSPIN) -> *mut crate::ks::KSSTREAM_POINTER {
+    // "KsPinGetLeadingEdgeStreamPointer" docs: IRQL <= DISPATCH_LEVEL.
     require_irql_at_most(DISPATCH_LEVEL, "KsPinGetLeadingEdgeStreamPointer");
     LEADING_EDGE
         .with(|l| l.borrow_mut().remove(&(pin as usize)))
@@ -596,6 +597,7 @@ pub(super) unsafe fn advance_and_unlock(
     out_used: u32,
     eject: bool,
 ) {
+    // "KsStreamPointerAdvanceOffsetsAndUnlock" docs: IRQL <= DISPATCH_LEVEL.
     require_irql_at_most(DISPATCH_LEVEL, "KsStreamPointerAdvanceOffsetsAndUnlock");
     // SAFETY: the simulator offered this pointer (a live KSSTREAM_POINTER it owns).
     unsafe {
@@ -860,6 +862,7 @@ pub(super) fn performance_counter() -> (i64, i64) {
 }
 
 pub(super) unsafe fn initialize_timer(timer: *mut crate::ks::KTIMER) {
+    // "KeInitializeTimerEx" docs: IRQL <= DISPATCH_LEVEL.
     require_irql_at_most(DISPATCH_LEVEL, "KeInitializeTimerEx");
     let armed = with_scheduler(|s| s.timers.contains_key(&(timer as usize)));
     assert!(!armed, "KeInitializeTimerEx on a timer that is set");
