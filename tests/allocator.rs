@@ -475,3 +475,25 @@ proptest! {
         let _ = FreeOutcome::Freed;
     }
 }
+
+#[test]
+fn initialize_allocator_makes_one_pass_over_the_frame_memory() {
+    // The pool asks ExAllocatePool2 for uninitialised memory and zeroes it once (issue
+    // 12: before, ExAllocatePool2 zeroed and the pool zeroed again).
+    let scope = PoolScope::new();
+    let _g = scope.enter();
+    let (status, context) = init(&framing(4, 100_000, 63));
+    assert_eq!(status, 0);
+    let frames: Vec<PVOID> = (0..4).map(|_| allocate(context)).collect();
+    for f in &frames {
+        assert_eq!(ksframe::kernel::host::fill_passes(f.cast()), Some(1), "one pass over the frames");
+        // SAFETY: a frame of 100,000 bytes handed out above.
+        let bytes = unsafe { std::slice::from_raw_parts(f.cast::<u8>(), 100_000) };
+        assert!(bytes.iter().all(|b| *b == 0), "and that pass zeroed them");
+    }
+    for f in frames {
+        free(context, f);
+    }
+    delete(context);
+    assert_eq!(scope.bytes_outstanding(), 0);
+}

@@ -71,6 +71,8 @@ struct Record {
     owner: usize,
     /// The guard-page mapping when the block came from the special pool.
     special: Option<special::Region>,
+    /// Passes the pool layer made over the block's bytes ([`fill_passes`]).
+    passes: u32,
 }
 
 fn describe(ptr: usize, r: &Record) -> String {
@@ -207,8 +209,9 @@ fn layout(bytes: usize) -> Layout {
     Layout::from_size_align(bytes, super::POOL_ALIGNMENT).expect("pool block size overflows a Layout")
 }
 
-/// `ExAllocatePool2(POOL_FLAG_NON_PAGED, bytes, tag)`: uninitialised on the kernel,
-/// filled with 0xCD here so that reads of unwritten memory stand out. IRQL <=
+/// `ExAllocatePool2(POOL_FLAG_NON_PAGED | POOL_FLAG_UNINITIALIZED, bytes, tag)`:
+/// uninitialised on the kernel, filled with 0xCD here so that reads of unwritten memory
+/// stand out (that fill is the kernel's garbage, not a pass of the driver's). IRQL <=
 /// DISPATCH_LEVEL for non-paged pool ("ExAllocatePool2" docs). In special-pool mode
 /// ([`special::Mode`]) the block sits against a guard page.
 #[track_caller]
@@ -249,10 +252,30 @@ pub(super) unsafe fn pool_alloc(bytes: usize, tag: u32) -> *mut u8 {
     scope.bytes_outstanding.fetch_add(bytes, Ordering::SeqCst);
     scope.blocks_outstanding.fetch_add(1, Ordering::SeqCst);
     let owner = OWNER.with(core::cell::Cell::get);
-    let previous =
-        pool_records().insert(ptr as usize, Record { size: bytes, tag, scope, origin, owner, special });
+    let previous = pool_records()
+        .insert(ptr as usize, Record { size: bytes, tag, scope, origin, owner, special, passes: 0 });
     assert!(previous.is_none(), "pool handed out a live block twice");
     ptr
+}
+
+/// The pool layer's fill of `len` bytes at `ptr` (zeroing what the pool handed out
+/// uninitialised): counted as a pass over the block that holds them.
+pub(super) unsafe fn fill_zero(ptr: *mut u8, len: usize) {
+    // SAFETY: the caller's contract: `len` writable bytes at `ptr`.
+    unsafe { core::ptr::write_bytes(ptr, 0, len) };
+    let mut records = pool_records();
+    let start = ptr as usize;
+    if let Some(r) = records.iter_mut().find(|(b, r)| start >= **b && start < **b + r.size).map(|(_, r)| r) {
+        r.passes += 1;
+    }
+}
+
+/// How many times the pool layer filled the block containing `ptr` (None: no live
+/// block holds it). ExAllocatePool2 is asked for uninitialised memory
+/// (POOL_FLAG_UNINITIALIZED), so this is the number of passes over it in all.
+pub fn fill_passes(ptr: *const u8) -> Option<u32> {
+    let at = ptr as usize;
+    pool_records().iter().find(|(b, r)| at >= **b && at < **b + r.size).map(|(_, r)| r.passes)
 }
 
 /// `ExFreePoolWithTag(ptr, tag)`: panics (the bug check) on an unknown block (a double

@@ -71,8 +71,10 @@ impl PoolBuffer {
         // SAFETY: `offset <= slack`, so `base + offset + len <= base + block_len`: the
         // pointer stays inside the block.
         let data = unsafe { base.add(offset) };
+        // The one pass over the memory: the backend asks the pool for it uninitialised
+        // (POOL_FLAG_UNINITIALIZED), so this fill is not a second zeroing.
         // SAFETY: `data .. data + len` lies inside the block (above) and is writable.
-        unsafe { core::ptr::write_bytes(data.as_ptr(), 0, len) };
+        unsafe { backend::fill_zero(data.as_ptr(), len) };
         // INVARIANT: base/tag from pool_alloc; data aligned, in bounds, initialised.
         Ok(Self { base, data, len, tag })
     }

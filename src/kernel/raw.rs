@@ -36,6 +36,10 @@ pub(super) const NAME: &str = "raw";
 /// `POOL_FLAG_NON_PAGED` for ExAllocatePool2 (wdm.h).
 #[cfg(not(all(feature = "wdk", windows)))]
 const POOL_FLAG_NON_PAGED: u64 = 0x0000_0000_0000_0040;
+/// `POOL_FLAG_UNINITIALIZED` (wdm.h): no zeroing by ExAllocatePool2; the pool layer
+/// above fills the block once (ExAllocatePoolWithTag never zeroes either).
+#[cfg(not(all(feature = "wdk", windows)))]
+const POOL_FLAG_UNINITIALIZED: u64 = 0x0000_0000_0000_0002;
 /// `DPFLTR_IHVDRIVER_ID` (dpfilter.h): the component id for third-party drivers.
 const DPFLTR_IHVDRIVER_ID: u32 = 77;
 /// `DPFLTR_INFO_LEVEL`: shown when `Debug Print Filter\IHVDRIVER` allows level 3.
@@ -128,10 +132,16 @@ pub(super) unsafe fn pool_alloc(bytes: usize, tag: u32) -> *mut u8 {
     match ex_allocate_pool2() {
         // SAFETY: documented ntoskrnl calls with a non-paged pool request; callers stay
         // at IRQL <= DISPATCH_LEVEL (module contract).
-        Some(alloc2) => unsafe { alloc2(POOL_FLAG_NON_PAGED, bytes, tag) }.cast(),
+        Some(alloc2) => unsafe { alloc2(POOL_FLAG_NON_PAGED | POOL_FLAG_UNINITIALIZED, bytes, tag) }.cast(),
         // SAFETY: as above.
         None => unsafe { ExAllocatePoolWithTag(NonPagedPoolNx, bytes, tag) }.cast(),
     }
+}
+
+#[cfg(not(all(feature = "wdk", windows)))]
+pub(super) unsafe fn fill_zero(ptr: *mut u8, len: usize) {
+    // SAFETY: the caller's contract: `len` writable bytes at `ptr`.
+    unsafe { core::ptr::write_bytes(ptr, 0, len) }
 }
 
 #[cfg(not(all(feature = "wdk", windows)))]

@@ -19,11 +19,26 @@ pub(super) fn pool_routine_name() -> &'static str {
     "ExAllocatePool2"
 }
 
+/// wdm.h `POOL_FLAG_UNINITIALIZED`: ExAllocatePool2 does not zero the block (the pool
+/// layer above fills what it hands out, once).
+const POOL_FLAG_UNINITIALIZED: wdk_sys::POOL_FLAGS = 0x0000_0000_0000_0002;
+
 pub(super) unsafe fn pool_alloc(bytes: usize, tag: u32) -> *mut u8 {
     // SAFETY: ExAllocatePool2 with POOL_FLAG_NON_PAGED at IRQL <= DISPATCH_LEVEL (the
     // parent module's contract); it returns null on failure.
-    unsafe { wdk_sys::ntddk::ExAllocatePool2(wdk_sys::POOL_FLAG_NON_PAGED, bytes as wdk_sys::SIZE_T, tag) }
-        .cast()
+    unsafe {
+        wdk_sys::ntddk::ExAllocatePool2(
+            wdk_sys::POOL_FLAG_NON_PAGED | POOL_FLAG_UNINITIALIZED,
+            bytes as wdk_sys::SIZE_T,
+            tag,
+        )
+    }
+    .cast()
+}
+
+pub(super) unsafe fn fill_zero(ptr: *mut u8, len: usize) {
+    // SAFETY: the caller's contract: `len` writable bytes at `ptr`.
+    unsafe { core::ptr::write_bytes(ptr, 0, len) }
 }
 
 pub(super) unsafe fn pool_free(ptr: *mut u8, tag: u32) {
