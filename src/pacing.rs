@@ -223,9 +223,10 @@ impl Pacer {
     pub unsafe fn stop(&self) {
         // SAFETY: the caller's contract.
         unsafe {
+            // Only `run` sets the timer, and only a running pacer's DPC sets it again, so
+            // once `pause` has shut a running pacer down (or found it paused already) no
+            // timer is set and no DPC is queued.
             self.pause();
-            // The timer may have been set by nothing but a DPC; shut it down regardless.
-            self.timer.shutdown();
             drop(ReferenceClock::from_raw(self.clock.swap(core::ptr::null_mut(), Ordering::AcqRel)));
         }
     }

@@ -263,19 +263,21 @@ pub(super) unsafe fn pool_alloc(bytes: usize, tag: u32) -> *mut u8 {
 pub(super) unsafe fn fill_zero(ptr: *mut u8, len: usize) {
     // SAFETY: the caller's contract: `len` writable bytes at `ptr`.
     unsafe { core::ptr::write_bytes(ptr, 0, len) };
-    let mut records = pool_records();
-    let start = ptr as usize;
-    if let Some(r) = records.iter_mut().find(|(b, r)| start >= **b && start < **b + r.size).map(|(_, r)| r) {
+    if let Some(r) = pool_records().iter_mut().find(|(b, r)| holds(**b, r, ptr as usize)).map(|(_, r)| r) {
         r.passes += 1;
     }
+}
+
+/// Whether the block at `base` described by `r` holds the address `at`.
+fn holds(base: usize, r: &Record, at: usize) -> bool {
+    at >= base && at - base < r.size
 }
 
 /// How many times the pool layer filled the block containing `ptr` (None: no live
 /// block holds it). ExAllocatePool2 is asked for uninitialised memory
 /// (POOL_FLAG_UNINITIALIZED), so this is the number of passes over it in all.
 pub fn fill_passes(ptr: *const u8) -> Option<u32> {
-    let at = ptr as usize;
-    pool_records().iter().find(|(b, r)| at >= **b && at < **b + r.size).map(|(_, r)| r.passes)
+    pool_records().iter().find(|(b, r)| holds(**b, r, ptr as usize)).map(|(_, r)| r.passes)
 }
 
 /// `ExFreePoolWithTag(ptr, tag)`: panics (the bug check) on an unknown block (a double
@@ -346,21 +348,17 @@ pub fn with_owner<R>(owner: usize, f: impl FnOnce() -> R) -> R {
 
 /// The live pool blocks allocated on behalf of `owner`, described (tag, size, origin).
 pub fn live_allocations_of(owner: usize) -> Vec<String> {
-    let records = pool_records();
-    let mut out: Vec<String> =
-        records.iter().filter(|(_, r)| r.owner == owner).map(|(p, r)| describe(*p, r)).collect();
-    out.sort();
-    out
+    live_allocations_where(|r| r.owner == owner)
 }
 
 /// The live pool blocks of `scope`, described: what a driver unload would leak.
 pub fn live_allocations_in(scope: &PoolScope) -> Vec<String> {
-    let records = pool_records();
-    let mut out: Vec<String> = records
-        .iter()
-        .filter(|(_, r)| Arc::ptr_eq(&r.scope, &scope.state))
-        .map(|(p, r)| describe(*p, r))
-        .collect();
+    live_allocations_where(|r| Arc::ptr_eq(&r.scope, &scope.state))
+}
+
+fn live_allocations_where(keep: impl Fn(&Record) -> bool) -> Vec<String> {
+    let mut out: Vec<String> =
+        pool_records().iter().filter(|(_, r)| keep(r)).map(|(p, r)| describe(*p, r)).collect();
     out.sort();
     out
 }
@@ -899,9 +897,9 @@ pub(super) unsafe fn initialize_dpc(dpc: *mut crate::ks::KDPC, routine: DpcRouti
 }
 
 pub(super) unsafe fn set_timer(timer: *mut crate::ks::KTIMER, due: i64, dpc: *mut crate::ks::KDPC) -> bool {
+    // "KeSetTimerEx" docs: IRQL <= DISPATCH_LEVEL.
+    require_irql_at_most(DISPATCH_LEVEL, "KeSetTimerEx");
     with_scheduler(|s| {
-        // "KeSetTimerEx" docs: IRQL <= DISPATCH_LEVEL.
-        assert!(s.irql <= DISPATCH_LEVEL, "IRQL_NOT_LESS_OR_EQUAL: KeSetTimerEx above DISPATCH_LEVEL");
         assert!(
             dpc.is_null() || s.dpcs.contains_key(&(dpc as usize)),
             "KeSetTimerEx with an uninitialised DPC"
@@ -918,11 +916,9 @@ pub(super) unsafe fn set_timer(timer: *mut crate::ks::KTIMER, due: i64, dpc: *mu
 }
 
 pub(super) unsafe fn cancel_timer(timer: *mut crate::ks::KTIMER) -> bool {
-    with_scheduler(|s| {
-        // "KeCancelTimer" docs: IRQL <= DISPATCH_LEVEL.
-        assert!(s.irql <= DISPATCH_LEVEL, "IRQL_NOT_LESS_OR_EQUAL: KeCancelTimer above DISPATCH_LEVEL");
-        s.timers.remove(&(timer as usize)).map(|key| s.armed.remove(&key)).is_some()
-    })
+    // "KeCancelTimer" docs: IRQL <= DISPATCH_LEVEL.
+    require_irql_at_most(DISPATCH_LEVEL, "KeCancelTimer");
+    with_scheduler(|s| s.timers.remove(&(timer as usize)).map(|key| s.armed.remove(&key)).is_some())
 }
 
 pub(super) unsafe fn flush_queued_dpcs() {
