@@ -154,13 +154,14 @@ pub unsafe extern "system" fn delete_allocator(context: PVOID) {
 ///
 /// # Safety
 ///
-/// `context` is a live pool from InitializeAllocator (or null: NULL is returned).
+/// `context` is a live pool from InitializeAllocator. KS calls Allocate and Free only
+/// on an allocator whose InitializeAllocator succeeded, which always stores a non-null
+/// context, so neither checks for null (each check would cost the hot path two
+/// instructions; DeleteAllocator, which is not hot, still tolerates null).
 pub unsafe extern "system" fn allocate(context: PVOID) -> PVOID {
-    // SAFETY: a non-null context is a live pool (KS's contract).
-    match unsafe { context.cast::<FramePool>().as_ref() } {
-        Some(pool) => pool.allocate().map_or(core::ptr::null_mut(), |f| f.as_ptr().cast()),
-        None => core::ptr::null_mut(),
-    }
+    // SAFETY: a live pool (KS's contract).
+    let pool = unsafe { &*context.cast::<FramePool>() };
+    pool.allocate().map_or(core::ptr::null_mut(), |f| f.as_ptr().cast())
 }
 
 /// `PFNKSDEFAULTFREE`: returns a frame; foreign pointers and double frees are refused
@@ -168,13 +169,32 @@ pub unsafe extern "system" fn allocate(context: PVOID) -> PVOID {
 ///
 /// # Safety
 ///
-/// `context` is a live pool from InitializeAllocator (or null: ignored).
+/// `context` is a live pool from InitializeAllocator (never null: see [`allocate`]).
 pub unsafe extern "system" fn free(context: PVOID, buffer: PVOID) {
-    let Some(pool) = NonNull::new(context.cast::<FramePool>()) else {
-        return;
-    };
+    // SAFETY: KS's contract: a live pool, so non-null.
+    let pool = unsafe { NonNull::new_unchecked(context.cast::<FramePool>()) };
     // SAFETY: a live pool (KS's contract).
-    match unsafe { FramePool::free(pool, buffer.cast()) } {
+    if let Err(q) = unsafe { FramePool::free_fast(pool, buffer.cast()) } {
+        // SAFETY: as above; the common path did not complete this Free.
+        unsafe { free_rest(pool, q) }
+    }
+}
+
+/// Free's rare outcomes and their log lines, out of line so that the common path needs
+/// no stack frame. An `extern "system"` (cannot unwind) function, so that Free reaches
+/// it by a tail jump.
+///
+/// # Safety
+///
+/// `pool` is live and [`FramePool::free_fast`] returned `Err(q)`.
+#[cold]
+#[inline(never)]
+unsafe extern "system" fn free_rest(pool: NonNull<FramePool>, q: u64) {
+    let context: PVOID = pool.as_ptr().cast();
+    // SAFETY: the caller's contract: the pool is live until free_rest below returns.
+    let buffer = unsafe { pool.as_ref() }.address_of(q);
+    // SAFETY: the caller's contract.
+    match unsafe { FramePool::free_rest(pool, q) } {
         Ok(FreeOutcome::Freed) => {}
         Ok(FreeOutcome::ReleasedPool) => {
             crate::log!("allocator last frame back: pool={:p} released", context)

@@ -71,10 +71,10 @@ pub const POOL_ALIGNMENT: usize = 16;
 /// Atomics for lock-free code: `core`'s in every build, loom's model under `cfg(loom)`.
 pub mod sync {
     #[cfg(loom)]
-    pub use loom::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
+    pub use loom::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
 
     #[cfg(not(loom))]
-    pub use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
+    pub use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
 }
 
 /// The pin an IRP addressed to a pin belongs to (`KsGetPinFromIrp`), or null.
