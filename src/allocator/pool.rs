@@ -488,7 +488,7 @@ impl FramePool {
     /// `biased − 64`).
     #[inline(always)]
     fn biased_counter(&self, biased: u32) -> &AtomicU64 {
-        debug_assert!(biased >= FRAMES_PER_WORD && biased - FRAMES_PER_WORD < self.geometry.frames);
+        debug_assert!(biased >= FRAMES_PER_WORD && biased.wrapping_sub(FRAMES_PER_WORD) < self.geometry.frames);
         // SAFETY: callers pass the bit offset of a frame (64 + an index < frames), so the
         // pointer is back inside the counters, which are initialised (invariants).
         unsafe { &*self.biased_counters.wrapping_add(biased as usize) }
@@ -543,7 +543,7 @@ impl FramePool {
     /// The bitmap word at byte offset `offset` (a hint: 8 × slot).
     #[inline(always)]
     fn word_at(&self, offset: u32) -> &AtomicU64 {
-        debug_assert!(offset % WORD_BYTES == 0 && ((offset / WORD_BYTES) as usize) < SLOTS);
+        debug_assert!(offset.is_multiple_of(WORD_BYTES) && ((offset / WORD_BYTES) as usize) < SLOTS);
         // SAFETY: hints are 8 × a slot <= nwords <= MAX_WORDS (invariants), so the
         // offset is that of an initialised word of the array.
         unsafe { &*self.words.as_ptr().cast::<u8>().add(offset as usize).cast::<AtomicU64>() }
@@ -709,15 +709,15 @@ impl FramePool {
         // is above it: (index + 64) / 8 < hint exactly then, hints being multiples of 8.
         // (`index < frames <= 1024`, so nothing overflows.)
         let index32 = index as u32;
-        if (index32 + FRAMES_PER_WORD) / 8 < this.hint.load(Ordering::Relaxed) {
-            this.hint.store(((index32 >> 6) + 1) * WORD_BYTES, Ordering::Relaxed);
+        if index32.wrapping_add(FRAMES_PER_WORD) / 8 < this.hint.load(Ordering::Relaxed) {
+            this.hint.store(((index32 >> 6).wrapping_add(1)).wrapping_mul(WORD_BYTES), Ordering::Relaxed);
         }
         // Debug builds poison a frame that is out before giving it back; a frame
         // already free is left alone. (A double free racing the frame's next Allocate
         // can still poison the new owner's frame; the pool itself stays intact either
         // way, and release builds, which do not poison, rely on the bit set alone.)
         #[cfg(debug_assertions)]
-        if this.word((index >> 6) as u32 + 1).load(Ordering::Relaxed) & (1u64 << (index & 63)) == 0 {
+        if this.word(((index >> 6) as u32).wrapping_add(1)).load(Ordering::Relaxed) & (1u64 << (index & 63)) == 0 {
             // SAFETY: `frame` is the start of frame `index` (index_of), frame_size
             // bytes inside the frames block, and the caller gives it up.
             unsafe { core::ptr::write_bytes(frame, FRAME_POISON, this.geometry.frame_size as usize) };
