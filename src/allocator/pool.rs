@@ -488,7 +488,9 @@ impl FramePool {
     /// `biased − 64`).
     #[inline(always)]
     fn biased_counter(&self, biased: u32) -> &AtomicU64 {
-        debug_assert!(biased >= FRAMES_PER_WORD && biased.wrapping_sub(FRAMES_PER_WORD) < self.geometry.frames);
+        debug_assert!(
+            biased >= FRAMES_PER_WORD && biased.wrapping_sub(FRAMES_PER_WORD) < self.geometry.frames
+        );
         // SAFETY: callers pass the bit offset of a frame (64 + an index < frames), so the
         // pointer is back inside the counters, which are initialised (invariants).
         unsafe { &*self.biased_counters.wrapping_add(biased as usize) }
@@ -660,8 +662,7 @@ impl FramePool {
     /// index counts again. Frames taken while counting are taken lowest first too, so
     /// their indices never exceed the peak: the maximum of both figures is exact.
     fn peak(&self) -> u32 {
-        let highest =
-            (0..self.geometry.frames).rev().find(|i| self.counter(*i).load(Ordering::Relaxed) != 0);
+        let highest = (0..self.geometry.frames).rev().find(|i| self.counter(*i).load(Ordering::Relaxed) != 0);
         let by_index = highest.map_or(0, |i| i.saturating_add(1));
         by_index.max(self.peak.load(Ordering::Relaxed))
     }
@@ -717,7 +718,9 @@ impl FramePool {
         // can still poison the new owner's frame; the pool itself stays intact either
         // way, and release builds, which do not poison, rely on the bit set alone.)
         #[cfg(debug_assertions)]
-        if this.word(((index >> 6) as u32).wrapping_add(1)).load(Ordering::Relaxed) & (1u64 << (index & 63)) == 0 {
+        if this.word(((index >> 6) as u32).wrapping_add(1)).load(Ordering::Relaxed) & (1u64 << (index & 63))
+            == 0
+        {
             // SAFETY: `frame` is the start of frame `index` (index_of), frame_size
             // bytes inside the frames block, and the caller gives it up.
             unsafe { core::ptr::write_bytes(frame, FRAME_POISON, this.geometry.frame_size as usize) };
