@@ -56,11 +56,11 @@
 //! few instructions between Delete's `fetch_or` of its word and Delete's record of that
 //! word's free frames in `returned`, is counted as returned, and the pool can be
 //! released while one frame is still out. That needs a double free racing
-//! DeleteAllocator; KS calls DeleteAllocator only when the last reference to the
-//! allocator's file object is gone (ReactOS `drivers/ksfilter/ks/allocators.c`,
-//! `IKsAllocator_fnRelease` → `IKsAllocator_fnDeleteAllocator` through
-//! `KsCreateDefaultAllocatorEx`'s dispatch), so no caller that holds the allocator can
-//! race it. Every double free before DeleteAllocator or after it returns is refused.
+//! DeleteAllocator; KS calls DeleteAllocator only when the allocator's file object is
+//! closed, its last handle and last reference gone (KS-NOTES, "How AVStream calls the
+//! driver"; ReactOS `drivers/ksfilter/ks/allocators.c`), so no caller that holds the
+//! allocator can race it. Every double free before DeleteAllocator or after it returns
+//! is refused, and a correct Free racing DeleteAllocator is exact (above).
 //!
 //! ## Memory orderings
 //!
