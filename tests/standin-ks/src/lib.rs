@@ -154,9 +154,24 @@ fn check(what: &str, ok: bool) {
 // (KeAcquireSpinLockRaiseToDpc, which Wine implements). Each KS routine it exports checks
 // the IRQL its docs page allows and counts a violation otherwise.
 
+/// The OS thread running this code: the TEB's ClientId.UniqueThread (gs:[0x48] on x64,
+/// winternl.h TEB layout). Not PsGetCurrentThreadId: while Wine dispatches an IRP it
+/// answers with the *client's* thread (WINE-NOTES: "During dispatch,
+/// PsGetCurrentProcessId() / PsGetCurrentThread() ... return the client's process and
+/// thread"), so every client process would look like a new thread. Under Wine the
+/// stand-in runs in winedevice.exe, a user process, where gs is the TEB.
+pub(crate) fn os_thread_id() -> HANDLE {
+    let id: usize;
+    // SAFETY: reads one pointer-sized field of the current thread's TEB (user mode x64:
+    // gs holds the TEB); no memory is written.
+    unsafe {
+        core::arch::asm!("mov {}, gs:[0x48]", out(reg) id, options(nostack, readonly, preserves_flags))
+    };
+    id as HANDLE
+}
+
 #[link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")]
 unsafe extern "system" {
-    fn PsGetCurrentThreadId() -> HANDLE;
     fn KeAcquireSpinLockRaiseToDpc(lock: *mut usize) -> u8;
     fn KeReleaseSpinLock(lock: *mut usize, irql: u8);
 }
@@ -173,8 +188,7 @@ const PASSIVE: u8 = 0;
 const DISPATCH: u8 = 2;
 
 fn irql_here() -> u8 {
-    // SAFETY: any IRQL.
-    let me = unsafe { PsGetCurrentThreadId() };
+    let me = os_thread_id();
     // The IRP dispatch thread and the processing worker of the user-mode part (serve.rs)
     // run at PASSIVE_LEVEL too, as ks.sys's dispatch routines and pin worker do.
     let passive = me == MAIN_THREAD.load(Ordering::Acquire)
@@ -190,7 +204,8 @@ fn irql_check(routine: &str, max: u8) {
     }
     if now > max {
         IRQL_VIOLATIONS.fetch_add(1, Ordering::Relaxed);
-        say!("irql_violation routine={} irql={} max={}", routine, now, max);
+        let thread = os_thread_id();
+        say!("irql_violation routine={} irql={} max={} thread={:p}", routine, now, max, thread);
     }
 }
 
@@ -543,8 +558,7 @@ pub unsafe extern "system" fn KsInitializeDriver(
     _registry_path: *const UNICODE_STRING,
     descriptor: *const KSDEVICE_DESCRIPTOR,
 ) -> NTSTATUS {
-    // SAFETY: any IRQL.
-    MAIN_THREAD.store(unsafe { PsGetCurrentThreadId() }, Ordering::Release);
+    MAIN_THREAD.store(os_thread_id(), Ordering::Release);
     say!("begin descriptor={:p}", descriptor);
     // SAFETY: the driver passes its static device descriptor.
     let Some(device_descriptor) = (unsafe { descriptor.as_ref() }) else {

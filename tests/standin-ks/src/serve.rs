@@ -154,7 +154,6 @@ unsafe extern "system" {
     ) -> NTSTATUS;
     fn ZwClose(handle: HANDLE) -> NTSTATUS;
     fn PsGetCurrentProcessId() -> HANDLE;
-    fn PsGetCurrentThreadId() -> HANDLE;
     fn PsCreateSystemThread(
         thread: *mut HANDLE,
         access: u32,
@@ -270,14 +269,16 @@ static WORKER_BUSY: AtomicBool = AtomicBool::new(false);
 pub static PASSIVE_THREADS: [AtomicPtr<c_void>; 4] = [const { AtomicPtr::new(core::ptr::null_mut()) }; 4];
 
 fn note_passive_thread() {
-    // SAFETY: any IRQL.
-    let me = unsafe { PsGetCurrentThreadId() };
+    let me = crate::os_thread_id();
     if PASSIVE_THREADS.iter().any(|t| t.load(Ordering::Acquire) == me) {
         return;
     }
-    let _ = PASSIVE_THREADS
-        .iter()
-        .find(|t| t.compare_exchange(core::ptr::null_mut(), me, Ordering::AcqRel, Ordering::Acquire).is_ok());
+    let slot = PASSIVE_THREADS.iter().position(|t| {
+        t.compare_exchange(core::ptr::null_mut(), me, Ordering::AcqRel, Ordering::Acquire).is_ok()
+    });
+    if slot.is_none() {
+        say!("fail passive_threads_full thread={:p}", me);
+    }
 }
 
 impl PinFile {

@@ -61,6 +61,7 @@ pub fn win32_name(code: u32) -> &'static str {
         996 => "ERROR_IO_INCOMPLETE",
         997 => "ERROR_IO_PENDING",
         1168 => "ERROR_NOT_FOUND",
+        1170 => "ERROR_SET_NOT_FOUND",
         1784 => "ERROR_INVALID_USER_BUFFER",
         0xE000_020B => "ERROR_NO_SUCH_DEVINST",
         _ => "unknown",
