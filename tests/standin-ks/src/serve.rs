@@ -23,7 +23,8 @@
 //!   its instance id (IRP_MN_QUERY_ID, answered here as `ROOT\KSFRAME` / `0000`), and the
 //!   interfaces carry no reference string (Windows KS registers them under the filter's
 //!   ReferenceGuid; Wine 8.0's pnp.c builds `\??\...#{class}\<ref>` and creates that as
-//!   one symbolic link name, which needs an existing `\??\...#{class}` directory).
+//!   one symbolic link name, which, as read there and not measured, needs an existing
+//!   `\??\...#{class}` directory).
 //! - METHOD_NEITHER buffers are copies in winedevice.exe; the pointer inside a stream
 //!   header (`KSSTREAM_HEADER.Data`) is the client's address. Windows maps the client's
 //!   pages (KsProbeStreamIrp with KSPROBE_SYSTEMADDRESS); here the driver's Process writes
