@@ -25,7 +25,8 @@ fi
 need_pkgs=()
 command -v x86_64-w64-mingw32-gcc >/dev/null || need_pkgs+=(gcc-mingw-w64-x86-64-win32)
 [ -f /usr/x86_64-w64-mingw32/include/ks.h ] || need_pkgs+=(mingw-w64-x86-64-dev)
-# Wine runs the cross-built kernel image (tests/wine.rs).
+# Wine runs the cross-built kernel image (tests/wine.rs) and, with mingw-w64's gcc
+# (above), the Windows user-mode probe and its test-only DLLs (tests/wine_ksprobe.rs).
 [ -x /usr/lib/wine/wine64 ] || need_pkgs+=(wine64 wine)
 # Callgrind counts the allocator's instructions (scripts/instructions.sh).
 command -v valgrind >/dev/null || need_pkgs+=(valgrind)
@@ -54,6 +55,19 @@ step "clippy: driver code on Linux (no host feature)"
 cargo clippy --lib --locked -- -D warnings
 step "clippy: cross build"
 cargo clippy --lib --release --locked "${CROSS[@]}" -- -D warnings
+
+# tools/ksprobe: its own package (not a workspace member) for Windows user mode
+# (x86_64-pc-windows-gnu, from rust-toolchain.toml; linked by mingw-w64's gcc). Its
+# decoders' unit tests run on the host; tests/wine_ksprobe.rs runs the .exe under Wine.
+step "ksprobe: fmt, clippy (host and Windows), unit tests"
+(cd tools/ksprobe && cargo fmt --check \
+    && cargo clippy --locked --all-targets -- -D warnings \
+    && cargo clippy --locked --release --target x86_64-pc-windows-gnu -- -D warnings \
+    && cargo test --locked)
+step "the stand-in ks.sys: fmt, clippy (cross build)"
+(cd tests/standin-ks && cargo fmt --check)
+CARGO_TARGET_DIR=target/standin cargo clippy --release --locked "${CROSS[@]}" \
+    --manifest-path tests/standin-ks/Cargo.toml -- -D warnings
 
 step "the Windows flavour (wdk feature): check + clippy against the wdk shim, and mutations that must fail"
 bash scripts/check-wdk.sh

@@ -20,6 +20,8 @@
 #![no_std]
 #![allow(clippy::missing_safety_doc, non_snake_case)]
 
+mod serve;
+
 use core::ffi::c_void;
 use core::fmt::Write;
 use core::ptr::NonNull;
@@ -43,7 +45,6 @@ unsafe extern "system" {
     fn ExAllocatePoolWithTag(pool_type: i32, bytes: usize, tag: u32) -> PVOID;
     fn ExFreePoolWithTag(p: PVOID, tag: u32);
 }
-
 
 /// The object bag: what `_KsEdit` allocated, freed when the pin closes.
 static BAG: [AtomicPtr<c_void>; 8] = [const { AtomicPtr::new(core::ptr::null_mut()) }; 8];
@@ -153,9 +154,24 @@ fn check(what: &str, ok: bool) {
 // (KeAcquireSpinLockRaiseToDpc, which Wine implements). Each KS routine it exports checks
 // the IRQL its docs page allows and counts a violation otherwise.
 
+/// The OS thread running this code: the TEB's ClientId.UniqueThread (gs:[0x48] on x64,
+/// winternl.h TEB layout). Not PsGetCurrentThreadId: while Wine dispatches an IRP it
+/// answers with the *client's* thread (WINE-NOTES: "During dispatch,
+/// PsGetCurrentProcessId() / PsGetCurrentThread() ... return the client's process and
+/// thread"), so every client process would look like a new thread. Under Wine the
+/// stand-in runs in winedevice.exe, a user process, where gs is the TEB.
+pub(crate) fn os_thread_id() -> HANDLE {
+    let id: usize;
+    // SAFETY: reads one pointer-sized field of the current thread's TEB (user mode x64:
+    // gs holds the TEB); no memory is written.
+    unsafe {
+        core::arch::asm!("mov {}, gs:[0x48]", out(reg) id, options(nostack, readonly, preserves_flags))
+    };
+    id as HANDLE
+}
+
 #[link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")]
 unsafe extern "system" {
-    fn PsGetCurrentThreadId() -> HANDLE;
     fn KeAcquireSpinLockRaiseToDpc(lock: *mut usize) -> u8;
     fn KeReleaseSpinLock(lock: *mut usize, irql: u8);
 }
@@ -172,9 +188,12 @@ const PASSIVE: u8 = 0;
 const DISPATCH: u8 = 2;
 
 fn irql_here() -> u8 {
-    // SAFETY: any IRQL.
-    let me = unsafe { PsGetCurrentThreadId() };
-    if me != MAIN_THREAD.load(Ordering::Acquire) || SPIN_DEPTH.load(Ordering::Acquire) > 0 { DISPATCH } else { PASSIVE }
+    let me = os_thread_id();
+    // The IRP dispatch thread and the processing worker of the user-mode part (serve.rs)
+    // run at PASSIVE_LEVEL too, as ks.sys's dispatch routines and pin worker do.
+    let passive = me == MAIN_THREAD.load(Ordering::Acquire)
+        || serve::PASSIVE_THREADS.iter().any(|t| t.load(Ordering::Acquire) == me);
+    if !passive || SPIN_DEPTH.load(Ordering::Acquire) > 0 { DISPATCH } else { PASSIVE }
 }
 
 /// Checks the IRQL of a call to `routine`, whose docs allow at most `max`.
@@ -185,7 +204,8 @@ fn irql_check(routine: &str, max: u8) {
     }
     if now > max {
         IRQL_VIOLATIONS.fetch_add(1, Ordering::Relaxed);
-        say!("irql_violation routine={} irql={} max={}", routine, now, max);
+        let thread = os_thread_id();
+        say!("irql_violation routine={} irql={} max={} thread={:p}", routine, now, max, thread);
     }
 }
 
@@ -203,9 +223,15 @@ fn with_spin_lock<R>(f: impl FnOnce() -> R) -> R {
     r
 }
 
+// The panic handler and the DriverEntry symbol the kernel link names come from ksframe,
+// linked with its `no-entry` feature; the image's entry point is StandinEntry (build.rs).
 
-// The panic handler and the (never called) DriverEntry come from ksframe, linked with
-// its `no-entry` feature.
+/// The image's entry point. Wine calls it as DllMain because the image imports ntdll.dll
+/// (build.rs); TRUE lets the load go on. Nothing is initialised here.
+#[unsafe(no_mangle)]
+pub extern "system" fn StandinEntry(_module: PVOID, _reason: u32, _reserved: PVOID) -> i32 {
+    1
+}
 
 /// The stream pointer offered to the pin being processed.
 static LEADING_EDGE: AtomicPtr<KSSTREAM_POINTER> = AtomicPtr::new(core::ptr::null_mut());
@@ -244,7 +270,6 @@ pub unsafe extern "system" fn KsStreamPointerAdvanceOffsetsAndUnlock(
     }
 }
 
-
 /// Frames the paced run streams.
 const PACED_FRAMES: usize = 5;
 
@@ -257,6 +282,7 @@ static ATTEMPTS: AtomicU32 = AtomicU32::new(0);
 pub unsafe extern "system" fn KsPinAttemptProcessing(_pin: *mut KSPIN, _asynchronous: u8) {
     irql_check("KsPinAttemptProcessing", DISPATCH);
     ATTEMPTS.fetch_add(1, Ordering::AcqRel);
+    serve::attempt_processing();
 }
 
 /// `KsPinGetReferenceClockInterface`: the model's answer for the pin (no master clock is
@@ -307,13 +333,18 @@ struct Outcome {
 
 /// A stream header with room for the KS_FRAME_INFO the capture pin asks for.
 #[repr(C)]
+#[derive(Clone, Copy)]
 struct HeaderBlock {
     header: KSSTREAM_HEADER,
     info: KS_FRAME_INFO,
 }
 
 /// Offers `frame` as the pin's locked leading edge to Process.
-fn offer(pin: &mut PinObject, process: PFNKSPIN, frame: Option<requestor::Frame>) -> Option<Outcome> {
+fn offer(
+    pin: &mut PinObject,
+    process: PFNKSPIN,
+    frame: Option<requestor::Frame>,
+) -> Option<(Outcome, HeaderBlock)> {
     let frame = frame?;
     // SAFETY: all-zero bytes are a valid header block.
     let mut block: HeaderBlock = unsafe { core::mem::zeroed() };
@@ -327,7 +358,11 @@ fn offer(pin: &mut PinObject, process: PFNKSPIN, frame: Option<requestor::Frame>
         StreamHeader: &mut block.header,
         Offset: core::ptr::null_mut(),
         OffsetIn: none,
-        OffsetOut: KSSTREAM_POINTER_OFFSET { Data: frame.data.cast(), Count: frame.extent, Remaining: frame.extent },
+        OffsetOut: KSSTREAM_POINTER_OFFSET {
+            Data: frame.data.cast(),
+            Count: frame.extent,
+            Remaining: frame.extent,
+        },
     };
     pointer.Offset = &mut pointer.OffsetOut;
     EJECTED.store(false, Ordering::Relaxed);
@@ -335,14 +370,15 @@ fn offer(pin: &mut PinObject, process: PFNKSPIN, frame: Option<requestor::Frame>
     // SAFETY: a live pin with a locked leading edge offered.
     let _ = process.map(|p| unsafe { p(&mut pin.ks) });
     LEADING_EDGE.store(core::ptr::null_mut(), Ordering::Release);
-    Some(Outcome {
+    let outcome = Outcome {
         ejected: EJECTED.load(Ordering::Relaxed),
         extent: frame.extent,
         data_used: block.header.DataUsed,
         options: block.header.OptionsFlags,
         presentation_time: block.header.PresentationTime.Time,
         picture_number: block.info.PictureNumber,
-    })
+    };
+    Some((outcome, block))
 }
 
 // --- the object manager the model runs on ---------------------------------------------
@@ -518,12 +554,11 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 /// Plays ks.sys: device Add/Start, descriptors, a pin, its allocator and its properties.
 #[unsafe(no_mangle)]
 pub unsafe extern "system" fn KsInitializeDriver(
-    _driver: *mut DRIVER_OBJECT,
+    driver: *mut DRIVER_OBJECT,
     _registry_path: *const UNICODE_STRING,
     descriptor: *const KSDEVICE_DESCRIPTOR,
 ) -> NTSTATUS {
-    // SAFETY: any IRQL.
-    MAIN_THREAD.store(unsafe { PsGetCurrentThreadId() }, Ordering::Release);
+    MAIN_THREAD.store(os_thread_id(), Ordering::Release);
     say!("begin descriptor={:p}", descriptor);
     // SAFETY: the driver passes its static device descriptor.
     let Some(device_descriptor) = (unsafe { descriptor.as_ref() }) else {
@@ -533,6 +568,21 @@ pub unsafe extern "system" fn KsInitializeDriver(
     // SAFETY: the driver's static tables, read as AVStream reads them.
     unsafe { play(device_descriptor) };
     say!("done failures={}", FAILURES.load(Ordering::Relaxed));
+    // Then serve user mode through Wine's I/O manager (serve.rs), as KS does once the
+    // device has started: the device, its interfaces, the dispatch table.
+    // SAFETY: FilterDescriptorsCount static descriptors; the driver object we were given.
+    let filter = unsafe {
+        core::slice::from_raw_parts(
+            device_descriptor.FilterDescriptors,
+            device_descriptor.FilterDescriptorsCount as usize,
+        )
+    }
+    .first()
+    .and_then(|f| unsafe { f.as_ref() });
+    if let Some(filter) = filter {
+        // SAFETY: the driver object KsInitializeDriver received, PASSIVE_LEVEL.
+        unsafe { serve::start(driver, filter) };
+    }
     STATUS_SUCCESS
 }
 
@@ -868,7 +918,7 @@ unsafe fn play(device_descriptor: &'static KSDEVICE_DESCRIPTOR) {
     let started = now_100ns();
     // The gate opens at RUN and AVStream attempts processing: no frame is due yet, so
     // Process leaves the frame where it is and pends.
-    let early = offer(&mut pin, process, frame);
+    let early = offer(&mut pin, process, frame).map(|(o, _)| o);
     let mut streamed = 0u32;
     let mut data_used_ok = true;
     let mut times = [0i64; PACED_FRAMES];
@@ -881,7 +931,7 @@ unsafe fn play(device_descriptor: &'static KSDEVICE_DESCRIPTOR) {
         if ATTEMPTS.swap(0, Ordering::AcqRel) == 0 {
             continue;
         }
-        let outcome = offer(&mut pin, process, frame);
+        let outcome = offer(&mut pin, process, frame).map(|(o, _)| o);
         if let Some(o) = outcome.filter(|o| o.ejected) {
             data_used_ok &= o.data_used == o.extent;
             valid_flags &= o.options & 0x110 == 0x110;
@@ -929,7 +979,12 @@ unsafe fn play(device_descriptor: &'static KSDEVICE_DESCRIPTOR) {
     );
     check(
         "process",
-        streamed as usize == PACED_FRAMES && data_used_ok && increasing && on_grid && numbered && valid_flags
+        streamed as usize == PACED_FRAMES
+            && data_used_ok
+            && increasing
+            && on_grid
+            && numbered
+            && valid_flags
             && empty == STATUS_PENDING,
     );
     // Stopped: the timer is cancelled and its DPC flushed; nothing asks for processing.
@@ -955,7 +1010,13 @@ unsafe fn play(device_descriptor: &'static KSDEVICE_DESCRIPTOR) {
         // SAFETY: a live stopped pin with its own format as the proposed one; the wrong
         // IRQL is the point of the probe.
         set_format.map(|f| unsafe {
-            f(&mut pin.ks, core::ptr::null_mut(), core::ptr::null_mut(), core::ptr::null(), core::ptr::null_mut())
+            f(
+                &mut pin.ks,
+                core::ptr::null_mut(),
+                core::ptr::null_mut(),
+                core::ptr::null(),
+                core::ptr::null_mut(),
+            )
         })
     });
     let probe = IRQL_VIOLATIONS.swap(before, Ordering::Relaxed) - before;
