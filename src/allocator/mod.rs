@@ -18,7 +18,9 @@
 //! | `Free`                | <= DISPATCH_LEVEL | O(1), lock-free; a foreign pointer or a double free is refused and counted |
 //! | `DeleteAllocator`     | <= DISPATCH_LEVEL | releases the pool, or defers the release to the last frame's Free |
 //!
-//! The context KS keeps between the calls is the pool's address (`PoolBox::into_raw`).
+//! The context KS keeps between the calls is the pool's address (`PoolBox::into_raw`),
+//! never null once InitializeAllocator succeeded; Allocate and Free rely on that (KS
+//! calls them only on an allocator it created), DeleteAllocator tolerates null.
 //! Its lifetime: from a successful InitializeAllocator until DeleteAllocator, or, when
 //! frames are still out then, until the last of them is freed (the release is deferred
 //! rather than reported as a leak: memory is never pulled from under a frame's holder,
