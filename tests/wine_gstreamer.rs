@@ -10,6 +10,8 @@
 //!   every format: 30 buffers of the format's image size with increasing timestamps, EOS;
 //! - one run into a file (`filesink`): every frame is the capture pin's test pattern
 //!   (checked with ksprobe's own checker, tools/ksprobe/src/pattern.rs), numbered 0..30;
+//! - a client killed while streaming (taskkill /f): the reads it had queued are
+//!   cancelled when its pin is closed, and the device serves the next client;
 //! - the driver side: a pin per run, created with the format asked for and closed, and
 //!   the reads ksvideosrc still has queued at STOP cancelled (the stand-in's log).
 //!
@@ -172,8 +174,12 @@ impl Session {
     /// the plugin directory, a writable registry, and no forked plugin scanner (which
     /// can outlive the command and keep wineserver alive).
     fn gst(&self, exe: &str, args: &[&str]) -> Output {
-        Command::new("timeout")
-            .arg("60")
+        self.gst_command(exe, args).output().expect("wine")
+    }
+
+    fn gst_command(&self, exe: &str, args: &[&str]) -> Command {
+        let mut c = Command::new("timeout");
+        c.arg("60")
             .arg(WINE)
             .arg(format!("{}\\{exe}", self.bin))
             .args(args)
@@ -188,9 +194,13 @@ impl Session {
             .env("GST_REGISTRY", "C:\\gst\\registry.bin")
             .env("GST_REGISTRY_FORK", "no")
             .env("GST_DEBUG", "*ks*:3,2")
-            .env("GST_DEBUG_NO_COLOR", "1")
-            .output()
-            .expect("wine")
+            .env("GST_DEBUG_NO_COLOR", "1");
+        c
+    }
+
+    /// The driver side's log so far.
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.prefix.join("net.log")).unwrap_or_default()
     }
 
     /// Ends the session; returns the driver side's log.
@@ -266,6 +276,34 @@ fn gstreamer_ksvideosrc_under_wine() {
         problems.push(format!("device monitor caps {listed:#?}, expected {wanted:#?}"));
     }
 
+    // A client that dies while streaming: ksvideosrc without num-buffers, killed the
+    // Windows way (taskkill /f: TerminateProcess) once the pin runs and its reads are
+    // queued. The process's handles close, and the reads still queued at close come back
+    // cancelled (AVStream cancels a pin's queue at close: ReactOS pin.c; serve.rs
+    // close_pin); the device then serves the next client as before.
+    let f = &FORMATS[0];
+    let filter = format!("video/x-raw,format={},width={},height={}", fourcc(f.fourcc), f.width, f.height);
+    let runs_before = session.log().matches("ksframe: pin state 2 -> 3").count();
+    let mut doomed = session
+        .gst_command("gst-launch-1.0.exe", &["ksvideosrc", "!", &filter, "!", "fakesink"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("wine");
+    let waited = Instant::now();
+    while session.log().matches("ksframe: pin state 2 -> 3").count() == runs_before
+        && waited.elapsed().as_secs() < 20
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // A few frames in: reads are queued at any moment while it runs.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let kill = wine(&session.prefix).args(["taskkill", "/f", "/im", "gst-launch-1.0.exe"]).output().unwrap();
+    let _ = doomed.wait();
+    if !kill.status.success() {
+        problems.push(format!("taskkill: {}", text(&kill)));
+    }
+
     let mut streamed = Vec::new();
     for (i, f) in FORMATS.iter().enumerate() {
         let filter = format!("video/x-raw,format={},width={},height={}", fourcc(f.fourcc), f.width, f.height);
@@ -338,21 +376,33 @@ fn gstreamer_ksvideosrc_under_wine() {
     }
     // A pin per gst-launch run, each with the format asked for, each closed; ksvideosrc
     // keeps reads in flight, so each run's STOP finds some queued and cancels them.
+    // The killed client's pin first (closed, not stopped), then one per gst-launch run.
     let runs = FORMATS.len() + 1;
     let creates: Vec<&str> = log.lines().filter(|l| l.contains("KSSTANDIN serve pin_create")).collect();
-    let mut images: Vec<String> = FORMATS.iter().map(|f| format!("image={}", f.image_size())).collect();
+    let mut images = vec![format!("image={}", FORMATS[0].image_size())];
+    images.extend(FORMATS.iter().map(|f| format!("image={}", f.image_size())));
     images.push(format!("image={}", FORMATS[0].image_size()));
-    let formats_ok = creates.len() == runs
+    let formats_ok = creates.len() == runs + 1
         && creates
             .iter()
             .zip(&images)
             .all(|(l, image)| l.contains("status=0x00000000") && l.trim_end().ends_with(image.as_str()));
     if !formats_ok {
-        problems.push(format!("pins created {creates:#?}, expected {runs} with {images:?}"));
+        problems.push(format!("pins created {creates:#?}, expected {} with {images:?}", runs + 1));
     }
-    let closes = log.matches("KSSTANDIN serve pin_close status=0x00000000").count();
-    if closes != runs {
-        problems.push(format!("{closes} pins closed, expected {runs}"));
+    let closes: Vec<u32> = log
+        .lines()
+        .filter_map(|l| {
+            let rest = l.split_once("KSSTANDIN serve pin_close status=0x00000000 cancelled=")?.1;
+            rest.split_whitespace().next()?.parse().ok()
+        })
+        .collect();
+    // The killed client's reads are cancelled at close; the others' queues are empty by
+    // then (cancelled at STOP).
+    if closes.len() != runs + 1 || closes[0] == 0 || closes[1..].iter().any(|n| *n != 0) {
+        problems.push(format!(
+            "reads cancelled at each pin's close: {closes:?}, expected some, then {runs} zeros"
+        ));
     }
     let cancelled: Vec<u32> = log
         .lines()
@@ -365,7 +415,7 @@ fn gstreamer_ksvideosrc_under_wine() {
     assert!(problems.is_empty(), "{problems:#?}\n--- driver side ---\n{log}");
     eprintln!(
         "GStreamer ksvideosrc under Wine: cycle {:.1} s; device monitor: {} caps; {}; filesink: {} frames \
-         of the pattern; reads cancelled at STOP per run {cancelled:?}",
+         of the pattern; reads cancelled at STOP per run {cancelled:?}, at close {closes:?}",
         cycle.as_secs_f64(),
         listed.len(),
         streamed.join("; "),
