@@ -30,6 +30,9 @@ command -v x86_64-w64-mingw32-gcc >/dev/null || need_pkgs+=(gcc-mingw-w64-x86-64
 [ -x /usr/lib/wine/wine64 ] || need_pkgs+=(wine64 wine)
 # Callgrind counts the allocator's instructions (scripts/instructions.sh).
 command -v valgrind >/dev/null || need_pkgs+=(valgrind)
+# pip downloads GStreamer's official Windows binaries (PyPI wheels, about 103 MiB, cached
+# under ~/.cache/ksframe-gstreamer) for tests/wine_gstreamer.rs: ksvideosrc under Wine.
+python3 -m pip --version >/dev/null 2>&1 || need_pkgs+=(python3-pip)
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
     sudo_cmd=()
     [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
@@ -40,6 +43,7 @@ rustc --version
 cargo "+$NIGHTLY" miri --version
 x86_64-w64-mingw32-gcc --version | head -n1
 /usr/lib/wine/wine64 --version
+python3 -m pip --version
 
 # The cross build's linker and kernel link arguments are in .cargo/cross.toml, passed
 # explicitly so that they never reach a WDK build of the same triple.
