@@ -204,7 +204,11 @@ fn process_runs_in_the_states_and_with_the_data_the_flags_say() {
             let without_data = runs && flags & KSPIN_FLAG_FRAMES_NOT_REQUIRED_FOR_PROCESSING != 0;
             assert_eq!(dispatches_process(&pin, 0), without_data, "flags {flags:#x}, state {state}, empty");
             for queued in [1, 2] {
-                assert_eq!(dispatches_process(&pin, queued), runs, "flags {flags:#x}, state {state}, {queued}");
+                assert_eq!(
+                    dispatches_process(&pin, queued),
+                    runs,
+                    "flags {flags:#x}, state {state}, {queued}"
+                );
             }
         }
     }
