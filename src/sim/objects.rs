@@ -70,7 +70,8 @@ struct Table {
     next: usize,
     handles: HashMap<usize, Handle>,
     objects: HashMap<usize, Object>,
-    own_blocks: HashMap<usize, usize>,
+    /// KS's own blocks: address → (size, the allocating thread).
+    own_blocks: HashMap<usize, (usize, std::thread::ThreadId)>,
 }
 
 // SAFETY: the table is only reached under its mutex; the raw pointers inside an
@@ -223,9 +224,12 @@ pub fn with_allocator_at<R>(address: usize, f: impl FnOnce(&AllocatorObject) -> 
     }
 }
 
-/// Blocks KS allocated itself (requestor frames, KS's default allocator) not yet freed.
+/// Blocks KS allocated itself (requestor frames, KS's default allocator) on this thread
+/// and not yet freed. Per thread, as `PoolScope` is: the table is shared by the tests of
+/// one binary, which run in parallel, each on its own thread.
 pub fn own_blocks_outstanding() -> usize {
-    table().own_blocks.len()
+    let me = std::thread::current().id();
+    table().own_blocks.values().filter(|(_, thread)| *thread == me).count()
 }
 
 /// The host's object manager.
@@ -302,13 +306,13 @@ impl ObjectManager for HostObjects {
         // SAFETY: a non-zero size.
         let p = unsafe { std::alloc::alloc_zeroed(layout) };
         if !p.is_null() {
-            table().own_blocks.insert(p as usize, bytes.max(1));
+            table().own_blocks.insert(p as usize, (bytes.max(1), std::thread::current().id()));
         }
         p.cast()
     }
 
     fn free(&self, block: PVOID, bytes: usize) {
-        let size =
+        let (size, _) =
             table().own_blocks.remove(&(block as usize)).expect("BAD_POOL_CALLER: free of a foreign block");
         assert_eq!(size, bytes.max(1), "freed with another size");
         // SAFETY: allocated above with this layout.
