@@ -140,4 +140,22 @@ mod tests {
         assert_eq!(it.MemoryType, KSMEMORY_TYPE_KERNEL_NONPAGED);
         assert_eq!(Framing::for_image(0, 4).validate(), Err(STATUS_INVALID_PARAMETER));
     }
+
+    /// The alignment must be a power of two *and* at most a page: each half alone is not
+    /// enough (KSALLOCATOR_FRAMING docs: FileAlignment is a FILE_*_ALIGNMENT value;
+    /// ReactOS refuses FileAlignment above PAGE_SIZE − 1).
+    #[test]
+    fn validate_wants_a_power_of_two_alignment_no_larger_than_a_page() {
+        let with_mask = |alignment_mask| Framing { alignment_mask, ..Framing::for_image(4096, 2) };
+        let page = crate::kernel::PAGE_SIZE as u32;
+        for mask in [0, 1, 0x3F, page - 1] {
+            assert_eq!(with_mask(mask).validate(), Ok(()), "mask {mask:#x}");
+        }
+        // A power of two above a page; a page-sized non-power of two; a small one; and
+        // u32::MAX, whose alignment overflows.
+        for mask in [2 * page - 1, page - 2, 2, u32::MAX] {
+            assert_eq!(with_mask(mask).validate(), Err(STATUS_INVALID_PARAMETER), "mask {mask:#x}");
+        }
+        assert_eq!(Framing::for_image(4096, 0).validate(), Err(STATUS_INVALID_PARAMETER));
+    }
 }
