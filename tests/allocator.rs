@@ -91,9 +91,20 @@ fn every_validation_rule_is_invalid_parameter_and_allocates_nothing() {
 fn zero_frames_means_no_requirement_and_known_options_are_accepted() {
     let scope = PoolScope::new();
     let _g = scope.enter();
-    for bits in
-        [0, KSALLOCATOR_OPTIONF_COMPATIBLE, KSALLOCATOR_OPTIONF_SYSTEM_MEMORY, KSALLOCATOR_OPTIONF_VALID]
-    {
+    // Every flag ReactOS's KsValidateAllocatorCreateRequest accepts (SupportedFlags,
+    // `allocators.c`), alone and together, by value: the OPTIONF_* and REQUIREMENTF_*
+    // names share bits 0 and 1, so 0x1, 0x2, 0x4, 0x8 and 0xF are the whole set.
+    for bits in [
+        0,
+        KSALLOCATOR_OPTIONF_COMPATIBLE,
+        KSALLOCATOR_OPTIONF_SYSTEM_MEMORY,
+        KSALLOCATOR_OPTIONF_VALID,
+        0x1,
+        0x2,
+        0x4,
+        0x8,
+        0xF,
+    ] {
         let f = KSALLOCATOR_FRAMING { OptionsFlags: bits, ..framing(0, 4096, 0) };
         let (status, context) = init(&f);
         assert_eq!(status, STATUS_SUCCESS, "options {bits:#x}");
