@@ -19,8 +19,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const WINE: &str = "/usr/lib/wine/wine64";
-const WINESERVER: &str = "/usr/lib/wine/wineserver";
+use common::{WINE, wine, wineserver};
 
 /// One run: the driver's and the stand-in's lines, and everything Wine printed.
 struct Run {
@@ -47,16 +46,6 @@ impl Run {
     fn has(&self, text: &str) -> bool {
         self.lines.iter().any(|l| l.contains(text))
     }
-}
-
-fn wine(prefix: &Path) -> Command {
-    let mut c = Command::new(WINE);
-    c.env("WINEPREFIX", prefix).env("WINEDLLOVERRIDES", "mscoree,mshtml=").env("DISPLAY", "");
-    c
-}
-
-fn wineserver(prefix: &Path, arg: &str) {
-    let _ = Command::new(WINESERVER).arg(arg).env("WINEPREFIX", prefix).output();
 }
 
 /// Boots a private prefix, installs the stand-in and `image`, registers and starts the

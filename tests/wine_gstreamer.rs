@@ -43,19 +43,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
 
-const WINE: &str = "/usr/lib/wine/wine64";
-const WINESERVER: &str = "/usr/lib/wine/wineserver";
+use common::{WINE, wine, wineserver};
+
 const FRAMES: usize = 30;
-
-fn wine(prefix: &Path) -> Command {
-    let mut c = Command::new(WINE);
-    c.env("WINEPREFIX", prefix).env("WINEDLLOVERRIDES", "mscoree,mshtml=").env("DISPLAY", "");
-    c
-}
-
-fn wineserver(prefix: &Path, arg: &str) {
-    let _ = Command::new(WINESERVER).arg(arg).env("WINEPREFIX", prefix).output();
-}
 
 fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
@@ -74,18 +64,6 @@ fn gstreamer() -> PathBuf {
         text(&out)
     );
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-}
-
-/// The test-only ksuser.dll (mingw-w64).
-fn ksuser_dll() -> PathBuf {
-    let out_dir = common::repo_root().join("target").join("wine-user");
-    let out = Command::new("bash")
-        .arg(common::repo_root().join("tests/wine-user/build.sh"))
-        .arg(&out_dir)
-        .output()
-        .expect("bash");
-    assert!(out.status.success(), "wine-user DLLs: {}", text(&out));
-    out_dir.join("ksuser.dll")
 }
 
 /// A booted prefix, made once and copied for each run (`wineboot -i` takes 8-16 s; a
@@ -127,7 +105,7 @@ impl Session {
         // The test-only ksuser.dll replaces Wine's in system32 (used as native:
         // WINEDLLOVERRIDES ksuser=n). Measured: next to gstwinks.dll or on WINEPATH it is
         // not found when GStreamer loads the plugin (c0000135), in system32 it is.
-        std::fs::copy(ksuser_dll(), system32.join("ksuser.dll")).unwrap();
+        std::fs::copy(common::wine_user_dlls().join("ksuser.dll"), system32.join("ksuser.dll")).unwrap();
         // Only the three plugins used: the registry scan of all 251 takes about a minute
         // under Wine (GSTREAMER-NOTES, "Getting GStreamer without Python").
         let plugins = prefix.join("drive_c/gst/plugins");
@@ -136,36 +114,8 @@ impl Session {
             let entry = entry.unwrap();
             std::fs::copy(entry.path(), plugins.join(entry.file_name())).unwrap();
         }
-        // The service, and the device instance the stand-in's interfaces hang on: created
-        // before the driver registers them, with a class and a FriendlyName (ksvideosrc
-        // drops a device without FriendlyName or DeviceDesc: kshelpers.c
-        // ks_enumerate_devices); GSTREAMER-NOTES, "Device discovery", blocker 2.
-        let reg = prefix.join("drive_c/ksframe.reg");
-        std::fs::write(
-            &reg,
-            "REGEDIT4\n\n[HKEY_LOCAL_MACHINE\\System\\CurrentControlSet\\Services\\ksframe]\n\
-             \"Type\"=dword:00000001\n\"Start\"=dword:00000003\n\"ErrorControl\"=dword:00000001\n\
-             \"ImagePath\"=\"C:\\\\windows\\\\system32\\\\drivers\\\\ksframe.sys\"\n\n\
-             [-HKEY_LOCAL_MACHINE\\System\\CurrentControlSet\\Enum\\ROOT\\KSFRAME]\n\n\
-             [HKEY_LOCAL_MACHINE\\System\\CurrentControlSet\\Enum\\ROOT\\KSFRAME\\0000]\n\
-             \"ClassGUID\"=\"{6BDD1FC6-810F-11D0-BEC7-08002BE2092F}\"\n\
-             \"FriendlyName\"=\"ksframe Camera\"\n",
-        )
-        .unwrap();
-        let imported = wine(&prefix).args(["regedit", "/S", "C:\\ksframe.reg"]).output().unwrap();
-        assert!(imported.status.success(), "regedit: {}", text(&imported));
-        wineserver(&prefix, "-w");
-        let log = std::fs::File::create(prefix.join("net.log")).unwrap();
-        let net = Command::new("timeout")
-            .args(["60", WINE, "net", "start", "ksframe"])
-            .env("WINEPREFIX", &prefix)
-            .env("WINEDLLOVERRIDES", "mscoree,mshtml=")
-            .env("DISPLAY", "")
-            .env("WINEDEBUG", "-all,warn+debugstr,err+ntoskrnl,err+module")
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("net start");
+        common::register_service_and_device(&prefix);
+        let net = common::start_service(&prefix);
         let bin = format!("Z:{}", gst.join("bin").display()).replace('/', "\\");
         (Session { prefix, bin }, net)
     }
@@ -205,10 +155,7 @@ impl Session {
 
     /// Ends the session; returns the driver side's log.
     fn finish(self) -> String {
-        wineserver(&self.prefix, "-k");
-        let log = std::fs::read_to_string(self.prefix.join("net.log")).unwrap_or_default();
-        let _ = std::fs::remove_dir_all(&self.prefix);
-        log
+        common::end_wine_session(&self.prefix)
     }
 }
 
@@ -255,7 +202,7 @@ fn gstreamer_ksvideosrc_under_wine() {
     }
     // Fetch and build everything first, so that the cycle measures Wine alone.
     let gst = gstreamer();
-    let _ = (common::ksframe_image(), ksuser_dll(), prefix_template());
+    let _ = (common::ksframe_image(), common::wine_user_dlls(), prefix_template());
     let _ = common::build_cross_image("tests/standin-ks/Cargo.toml", "ks", "standin");
     let started = Instant::now();
     let (session, mut net) = Session::start(&gst);

@@ -25,19 +25,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-const WINE: &str = "/usr/lib/wine/wine64";
-const WINESERVER: &str = "/usr/lib/wine/wineserver";
+use common::{WINE, wine, wineserver};
+
 const USER_TARGET: &str = "x86_64-pc-windows-gnu";
-
-fn wine(prefix: &Path) -> Command {
-    let mut c = Command::new(WINE);
-    c.env("WINEPREFIX", prefix).env("WINEDLLOVERRIDES", "mscoree,mshtml=").env("DISPLAY", "");
-    c
-}
-
-fn wineserver(prefix: &Path, arg: &str) {
-    let _ = Command::new(WINESERVER).arg(arg).env("WINEPREFIX", prefix).output();
-}
 
 /// ksprobe.exe, cross-built for Windows user mode.
 fn ksprobe_exe() -> PathBuf {
@@ -56,18 +46,6 @@ fn ksprobe_exe() -> PathBuf {
         .expect("cargo");
     assert!(out.status.success(), "ksprobe build failed:\n{}", String::from_utf8_lossy(&out.stderr));
     target_dir.join(USER_TARGET).join("release").join("ksprobe.exe")
-}
-
-/// The test-only ksuser.dll and bcryptprimitives.dll (mingw-w64).
-fn user_dlls() -> PathBuf {
-    let out_dir = common::repo_root().join("target").join("wine-user");
-    let out = Command::new("bash")
-        .arg(common::repo_root().join("tests/wine-user/build.sh"))
-        .arg(&out_dir)
-        .output()
-        .expect("bash");
-    assert!(out.status.success(), "wine-user DLLs: {}", String::from_utf8_lossy(&out.stderr));
-    out_dir
 }
 
 /// One ksprobe run: exit status, stdout parsed as JSON, stderr.
@@ -98,42 +76,12 @@ impl Session {
         let probe_dir = prefix.join("drive_c/probe");
         std::fs::create_dir_all(&probe_dir).unwrap();
         std::fs::copy(ksprobe_exe(), probe_dir.join("ksprobe.exe")).unwrap();
-        let dlls = user_dlls();
+        let dlls = common::wine_user_dlls();
         for dll in ["ksuser.dll", "bcryptprimitives.dll"] {
             std::fs::copy(dlls.join(dll), probe_dir.join(dll)).unwrap();
         }
-        // The service, and the device instance the stand-in's interfaces hang on: created
-        // before the driver registers them, with a FriendlyName and a class, and no
-        // Service value (else Wine's PnP manager would enumerate it as a root device).
-        // GSTREAMER-NOTES, "Device discovery", blocker 2.
-        let reg = prefix.join("drive_c/ksframe.reg");
-        std::fs::write(
-            &reg,
-            "REGEDIT4\n\n[HKEY_LOCAL_MACHINE\\System\\CurrentControlSet\\Services\\ksframe]\n\
-             \"Type\"=dword:00000001\n\"Start\"=dword:00000003\n\"ErrorControl\"=dword:00000001\n\
-             \"ImagePath\"=\"C:\\\\windows\\\\system32\\\\drivers\\\\ksframe.sys\"\n\n\
-             [-HKEY_LOCAL_MACHINE\\System\\CurrentControlSet\\Enum\\ROOT\\KSFRAME]\n\n\
-             [HKEY_LOCAL_MACHINE\\System\\CurrentControlSet\\Enum\\ROOT\\KSFRAME\\0000]\n\
-             \"ClassGUID\"=\"{6BDD1FC6-810F-11D0-BEC7-08002BE2092F}\"\n\
-             \"FriendlyName\"=\"ksframe Camera\"\n",
-        )
-        .unwrap();
-        let imported = wine(&prefix).args(["regedit", "/S", "C:\\ksframe.reg"]).output().unwrap();
-        assert!(imported.status.success(), "regedit: {}", String::from_utf8_lossy(&imported.stderr));
-        wineserver(&prefix, "-w");
-        // net start returns once DriverEntry has returned; winedevice.exe (and the driver)
-        // stay until `wineserver -k`, and its stderr (the DbgPrint lines) goes to the log.
-        let log = std::fs::File::create(prefix.join("net.log")).unwrap();
-        let net = Command::new("timeout")
-            .args(["60", WINE, "net", "start", "ksframe"])
-            .env("WINEPREFIX", &prefix)
-            .env("WINEDLLOVERRIDES", "mscoree,mshtml=")
-            .env("DISPLAY", "")
-            .env("WINEDEBUG", "-all,warn+debugstr,err+ntoskrnl,err+module")
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("net start");
+        common::register_service_and_device(&prefix);
+        let net = common::start_service(&prefix);
         (Session { prefix, probe_dir }, net)
     }
 
@@ -160,10 +108,7 @@ impl Session {
 
     /// Ends the session; returns the driver side's log.
     fn finish(self) -> String {
-        wineserver(&self.prefix, "-k");
-        let log = std::fs::read_to_string(self.prefix.join("net.log")).unwrap_or_default();
-        let _ = std::fs::remove_dir_all(&self.prefix);
-        log
+        common::end_wine_session(&self.prefix)
     }
 }
 
@@ -350,7 +295,7 @@ fn ksprobe_through_wines_io_manager() {
         return;
     }
     // Build everything first, so that the cycle measures Wine alone.
-    let _ = (common::ksframe_image(), ksprobe_exe(), user_dlls());
+    let _ = (common::ksframe_image(), ksprobe_exe(), common::wine_user_dlls());
     let _ = common::build_cross_image("tests/standin-ks/Cargo.toml", "ks", "standin");
     let started = Instant::now();
     let (session, mut net) = Session::start("ksprobe");
