@@ -10,8 +10,10 @@
 //!   `ArrayQueue`;
 //! - `mutex`: the frames in a `Mutex<Vec<_>>`;
 //! - `system`: the global allocator (glibc) allocating and freeing each frame;
-//! - `floor`: two uncontended atomic read-modify-writes on one word (the least an
-//!   Allocate+Free pair can cost), handing out one fixed frame.
+//! - `floor`: two uncontended atomic read-modify-writes on one word, handing out one
+//!   fixed frame: the least a pair costs when Allocate and Free change the same word;
+//! - `floor2`: the same on two words on separate cache lines: the least a pair of two
+//!   read-modify-writes costs at all.
 //!
 //! Rows (criterion groups):
 //! - `bare/8x4KiB`: one Allocate+Free pair, the frame not touched;
@@ -20,7 +22,7 @@
 //! - `bare/1024x4KiB-half`: 1024 frames, 512 of them held for the whole run;
 //! - `contended2/8x4KiB`: two threads doing bare pairs on one pool (the figure is the
 //!   wall time of `iters` pairs on each thread; the system allocator, whose arenas are
-//!   per thread, and the floor, which has no pool, are left out).
+//!   per thread, and the floors, which have no pool, are left out).
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use crossbeam_queue::ArrayQueue;
@@ -246,6 +248,46 @@ fn floor() -> Peer {
     }
 }
 
+/// The split floor's state: two words on separate cache lines, and its one frame.
+#[repr(C, align(64))]
+struct Floor2State {
+    allocate: AtomicU64,
+    _line: [u8; 56],
+    free: AtomicU64,
+    frame: Box<[u8; ALIGN]>,
+}
+
+unsafe extern "system" fn floor2_allocate(context: PVOID) -> PVOID {
+    // SAFETY: the context is the peer's Floor2State.
+    let f = unsafe { &*context.cast::<Floor2State>() };
+    f.allocate.fetch_add(1, Ordering::Acquire);
+    f.frame.as_ptr().cast_mut().cast()
+}
+
+unsafe extern "system" fn floor2_free(context: PVOID, _frame: PVOID) {
+    // SAFETY: as above.
+    let f = unsafe { &*context.cast::<Floor2State>() };
+    f.free.fetch_add(1, Ordering::Release);
+}
+
+fn floor2() -> Peer {
+    let state = Box::new(Floor2State {
+        allocate: AtomicU64::new(0),
+        _line: [0; 56],
+        free: AtomicU64::new(0),
+        frame: Box::new([0; ALIGN]),
+    });
+    let context = (&*state as *const Floor2State).cast_mut().cast();
+    Peer {
+        name: "floor2",
+        context,
+        allocate: floor2_allocate,
+        free: floor2_free,
+        _keep: Box::new(state),
+        delete: None,
+    }
+}
+
 fn peers(frames: u32, size: usize) -> Vec<Peer> {
     vec![
         ksframe(frames, size),
@@ -253,6 +295,7 @@ fn peers(frames: u32, size: usize) -> Vec<Peer> {
         mutex(frames as usize, size),
         system(size),
         floor(),
+        floor2(),
     ]
 }
 
@@ -266,7 +309,7 @@ fn single_thread(c: &mut Criterion) {
     for (row, frames, size, held, touch) in rows {
         let mut group = c.benchmark_group(row);
         for peer in peers(frames, size) {
-            let peer = if held > 0 && peer.name != "floor" { peer.hold(held) } else { peer };
+            let peer = if held > 0 && !peer.name.starts_with("floor") { peer.hold(held) } else { peer };
             group.bench_function(BenchmarkId::from_parameter(peer.name), |b| b.iter(|| peer.pair(touch)));
         }
         group.finish();
@@ -276,7 +319,7 @@ fn single_thread(c: &mut Criterion) {
 fn contended(c: &mut Criterion) {
     let mut group = c.benchmark_group("contended2/8x4KiB");
     for peer in peers(8, 4 << 10) {
-        if peer.name == "floor" || peer.name == "system" {
+        if peer.name.starts_with("floor") || peer.name == "system" {
             continue;
         }
         group.bench_function(BenchmarkId::from_parameter(peer.name), |b| {

@@ -9,7 +9,8 @@
 //! - `ksframe-1024-half`: 1024 frames, 512 of them held for the whole run;
 //! - `arrayqueue-8`: crossbeam's ArrayQueue of 8 frame pointers behind `extern "C"`
 //!   functions called through pointers (the same call shape);
-//! - `floor`: two atomic read-modify-writes on one word behind the same call shape.
+//! - `floor`: two atomic read-modify-writes on one word behind the same call shape;
+//! - `floor2`: two atomic read-modify-writes on two words on separate cache lines.
 
 use crossbeam_queue::ArrayQueue;
 use ksframe::avstream::PIN_ALLOCATOR_DISPATCH;
@@ -60,6 +61,19 @@ unsafe extern "system" fn queue_free(_: PVOID, frame: PVOID) {
 
 static WORD: AtomicU64 = AtomicU64::new(u64::MAX);
 
+/// A word alone on its cache line.
+#[repr(align(64))]
+struct Line(AtomicU64);
+static SPLIT: [Line; 2] = [Line(AtomicU64::new(0)), Line(AtomicU64::new(0))];
+
+unsafe extern "system" fn floor2_allocate(_: PVOID) -> PVOID {
+    (SPLIT[0].0.fetch_add(1, Ordering::Acquire) & 1) as PVOID
+}
+
+unsafe extern "system" fn floor2_free(_: PVOID, _: PVOID) {
+    SPLIT[1].0.fetch_add(1, Ordering::Release);
+}
+
 unsafe extern "system" fn floor_allocate(_: PVOID) -> PVOID {
     (WORD.fetch_and(!1, Ordering::Acquire) & 1) as PVOID
 }
@@ -97,6 +111,7 @@ fn main() {
             black_box(frames);
         }
         "floor" => run(std::ptr::null_mut(), floor_allocate, floor_free, n),
+        "floor2" => run(std::ptr::null_mut(), floor2_allocate, floor2_free, n),
         other => panic!("unknown case {other}"),
     }
 }

@@ -22,7 +22,7 @@ ir() { # case n -> total instructions
 }
 declare -A per
 printf '%-20s %s\n' "case" "instructions per pair"
-for case in ksframe-8 ksframe-1024-half arrayqueue-8 floor; do
+for case in ksframe-8 ksframe-1024-half arrayqueue-8 floor floor2; do
     a="$(ir "$case" "$n1")"
     b="$(ir "$case" "$n2")"
     per[$case]="$(awk -v a="$a" -v b="$b" -v n1="$n1" -v n2="$n2" 'BEGIN { printf "%.2f", (b - a) / (n2 - n1) }')"

@@ -16,7 +16,11 @@
 //! | `InitializeAllocator` | PASSIVE_LEVEL     | validates the framing, preallocates every frame ([`FramePool::new`]) |
 //! | `Allocate`            | <= DISPATCH_LEVEL | O(1), lock-free, never allocates; NULL when `Frames` are out |
 //! | `Free`                | <= DISPATCH_LEVEL | O(1), lock-free; a foreign pointer or a double free is refused and counted |
-//! | `DeleteAllocator`     | <= DISPATCH_LEVEL | releases the pool, or defers the release to the last frame's Free |
+//! | `DeleteAllocator`     | PASSIVE_LEVEL     | releases the pool, or defers the release to the last frame's Free; may wait a few instructions for a Free in progress ([`FramePool::delete`]) |
+//!
+//! KS calls DeleteAllocator when the allocator's file object is closed (KS-NOTES, "How
+//! AVStream calls the driver"; ReactOS `drivers/ksfilter/ks/allocators.c`), that is from
+//! IRP_MJ_CLOSE at PASSIVE_LEVEL, after the allocator's last Allocate.
 //!
 //! The context KS keeps between the calls is the pool's address (`PoolBox::into_raw`),
 //! never null once InitializeAllocator succeeded; Allocate and Free rely on that (KS

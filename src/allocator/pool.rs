@@ -8,78 +8,107 @@
 //! this pool (outside the block, or not at a frame's start) is recognised by one
 //! comparison, without touching it ([`FramePool::index_of`]).
 //!
-//! Which frames are free is a bitmap of atomic 64-bit words, 64 frames per word, in the
-//! pool's control block: frame `i` is bit `i % 64` of word `1 + i / 64`. Word 0 is a
-//! sentinel that is always empty.
+//! Each frame `i` has two counters, each written by one side only:
 //!
-//! - **Allocate** reads the word at the *first-free hint*, picks its lowest set bit
-//!   and clears it with one compare-exchange of the word with `word & (word − 1)`: one
-//!   read-modify-write, which fails only when another thread changed the word since it
-//!   was read (Allocate then looks again). There is no ABA problem: if the word is the
-//!   same, its lowest set bit is still a free frame. The hint is the lowest word that
-//!   may have a free frame; Free lowers it, and the rare Allocate that finds its word
-//!   empty scans the words from the first and moves it. So a pair costs the same at any
-//!   pool size and occupancy, and frames go out lowest first.
-//! - **Free** sets the frame's bit with one bit-test-and-set (`lock bts`): one
-//!   read-modify-write. A set old bit means the frame was not out, and Free takes its
-//!   cold path, which refuses it (a double free) or, after DeleteAllocator, counts the
-//!   frame back (below). Either way the `or` changed nothing, so even racing double
-//!   frees cannot corrupt the pool.
-//! - An Allocate+Free pair is thus two read-modify-writes, the floor for a pool that
-//!   hands out and takes back in one atomic step each, with no ABA problem: a bit is a
-//!   frame, and clearing a set bit takes exactly that frame.
-//! - **Delete** sets `deleted`, points the hint at the sentinel (so every later
-//!   Allocate finds an empty word and fails on its cold path), and then sets *all* of
-//!   each word's bits with one `fetch_or` per word. The old value of that `fetch_or` is
-//!   the exact set of frames out at that moment; those frames' Frees now find their bit
-//!   set and take the cold path, where the frame is recorded in `returned` (a second
-//!   bitmap: a frame returned twice is refused) and counted down in `pending`. Delete
-//!   adds the number of frames it found out to `pending`; whichever operation brings
+//! - its **generation** (`generation[i]`): 128 × the times it was handed out, written
+//!   with a plain store by the Allocate that just won it;
+//! - its **returns** (`freed[i]`): 128 × the times it was freed, changed only by Free's
+//!   compare-exchange from `generation − 128` to `generation`.
+//!
+//! The frame is out exactly when the two differ. Free's compare-exchange is the single
+//! atomic step that takes a frame back: it succeeds only for a frame that is out in the
+//! generation the caller holds, so a double free (the counters already equal) fails it
+//! and is refused, and of two racing Frees of one frame exactly one succeeds. The
+//! counters are 64 bits wide and only grow: no ABA.
+//!
+//! Frames are handed out from **groups of eight**. A group's *claim word* holds, in
+//! bits 0–7, each frame's claim parity (flipped by every Allocate of the frame), bit 8
+//! always set (a guard: the word is never zero) and, in bits 9–63, a tag that every
+//! successful claim increments (so a claim word never repeats a value: no ABA). A
+//! group's *ready word* holds one byte per frame, the low byte of its `freed` counter
+//! (0x00 or 0x80: the parity of its returns, in bit 7), which Free stores after its
+//! compare-exchange. A frame is free when its claim parity and return parity say that
+//! it was returned as often as it was claimed; one multiplication gathers the eight
+//! bit-7s of the ready word into a byte, and an XOR with the claim word gives the
+//! group's free frames.
+//!
+//! - **Allocate** reads the claim word and the ready word of the group at the
+//!   *first-free hint*, takes the lowest free frame and claims it with one
+//!   compare-exchange of the claim word (flip its parity, bump the tag), then bumps the
+//!   frame's generation and returns its address from a table. Frames only become free
+//!   through the ready word, which may lag a Free by one store; a lagging byte makes
+//!   the frame look out, never free, and the claim word's compare-exchange fails if
+//!   any claim happened since it was read. So a frame is never handed out twice.
+//! - **Free** checks the pointer, reads the frame's generation (written by the
+//!   Allocate that handed it out) and does the compare-exchange of `freed[i]`; then it
+//!   stores the frame's ready byte. A Free below the hint takes its rare path, which
+//!   lowers the hint first: frames go out lowest first, and a pair costs the same at
+//!   any pool size and occupancy.
+//! - **Why two words.** Allocate's and Free's read-modify-writes land on different
+//!   words (the group's claim word; the frame's `freed` counter), and neither reads a
+//!   word the other's atomic instruction has just written: Allocate reads the ready
+//!   word, which Free wrote with a plain store, and Free reads the generation, which
+//!   Allocate wrote with a plain store. On the x86 machines measured here a locked
+//!   instruction on a word that the previous locked instruction wrote, or a load of
+//!   that word, costs about 3.5 ns more (docs/PERFORMANCE.md): an Allocate+Free pair
+//!   on one bitmap word, as this pool did before, cannot be faster than ArrayQueue,
+//!   whose pop and push work on different words.
+//! - **Delete** sets `deleted`, points the hint at the sentinel group (whose claim word
+//!   has no free frame, and which lies above every frame, so that every later Allocate
+//!   takes its slow path and fails, and every later Free takes its rare path), bumps
+//!   every claim word's tag (a claim computed before fails), and then marks every
+//!   frame's `freed` counter with the DEL bit (`fetch_or`). The old value of that
+//!   `fetch_or` says exactly whether the frame was out at that moment: a Free that
+//!   completed before counts as free, one that comes after sees the mark, takes its
+//!   rare path and counts the frame down in `pending`; a second Free of it, or a Free
+//!   of a frame that was free at the delete, fails the counters' test and is refused.
+//!   Delete adds the frames it found out to `pending`; whichever operation brings
 //!   `pending` to zero (Delete itself when no frame was out, or the last Free) releases
-//!   the pool, exactly once and never under a frame's holder. A Free that set its bit
-//!   before Delete's `fetch_or` is counted as free by Delete and never touches the pool
-//!   again, so a Free racing DeleteAllocator is exact too.
+//!   the pool, exactly once and never under a frame's holder.
+//! - A Free touches the pool after its compare-exchange, to store the ready byte. A
+//!   Delete that counts such a frame as free therefore waits until its ready byte shows
+//!   the return before it may release the pool: the Free is then one store from done
+//!   (a spin of a few instructions, unless the freeing thread is preempted between
+//!   them; DeleteAllocator runs at PASSIVE_LEVEL when the allocator's file object is
+//!   closed, KS-NOTES "How AVStream calls the driver", so it may wait).
 //!
-//! Counters cost no read-modify-write on the hot path: each frame counts its own
-//! allocations with a plain store by the thread that just won it; frames out come from
-//! the bitmap; frees are allocations minus frames out; failures and refused frees are
-//! counted on their own (cold) paths; the peak is worked out when read, as the highest
-//! index handed out plus one ([`FramePool::peak`] says why that is exact).
+//! Counters cost no read-modify-write on the hot path: a frame's allocations are its
+//! generation (since the reset: minus a baseline recorded by the reset), frames out come
+//! from the claim and ready words, frees are allocations + out-at-reset − out, failures
+//! and refused frees are counted on their own (cold) paths, and the peak is worked out
+//! when read, as the highest index handed out plus one ([`FramePool::peak`] says why
+//! that is exact).
 //!
-//! The read-mostly fields Allocate and Free read, the bitmap and the cold fields sit on
-//! separate cache lines (64 bytes of padding between them; the control block is
-//! 16-aligned): two threads working on one pool contend only for the bitmap word, the
-//! hint when it moves, and the allocation counters of neighbouring frames.
-//!
-//! ## The one misuse the pool cannot always refuse
-//!
-//! A frame that was *free* when DeleteAllocator ran, freed again (a double free) in the
-//! few instructions between Delete's `fetch_or` of its word and Delete's record of that
-//! word's free frames in `returned`, is counted as returned, and the pool can be
-//! released while one frame is still out. That needs a double free racing
-//! DeleteAllocator; KS calls DeleteAllocator only when the allocator's file object is
-//! closed, its last handle and last reference gone (KS-NOTES, "How AVStream calls the
-//! driver"; ReactOS `drivers/ksfilter/ks/allocators.c`), so no caller that holds the
-//! allocator can race it. Every double free before DeleteAllocator or after it returns
-//! is refused, and a correct Free racing DeleteAllocator is exact (above).
+//! The read-mostly fields, the claim words, the ready words and the per-frame arrays
+//! sit on separate cache lines. The three per-frame arrays (`generation`, `freed`,
+//! `address`) are placed so that a frame's three entries are not 4 KiB apart: a load
+//! whose address matches a pending store's in the low 12 bits waits for it on x86
+//! ("4K aliasing"), which cost 1.5 ns a pair before the padding.
 //!
 //! ## Memory orderings
 //!
-//! - Allocate's compare-exchange is `Acquire`: it synchronises with the `Release` bit set of
-//!   the Free that returned the frame, so the new owner sees the previous owner's writes
-//!   to the frame (and the poison) before using it.
-//! - Free's bit set is `AcqRel`: `Release` for the above; `Acquire` so that a Free that
-//!   finds the bit set by Delete's `fetch_or` (`AcqRel`, after Delete stored `deleted`)
-//!   sees `deleted`.
-//! - The `returned` and `pending` operations are `AcqRel`: the release must follow every
-//!   use of the pool.
-//! - The hint, the counters and the peak are `Relaxed`: hints and statistics, exact
-//!   when no call runs concurrently. On x86_64 Free's bit set is `lock bts` in `asm!`
-//!   (a full barrier, stronger than the orderings above); loom and Miri run the
-//!   portable `fetch_or`.
+//! - Free's compare-exchange is `Release` and its ready-byte store is `Release`; Allocate
+//!   reads the ready word with `Acquire`: the new owner sees the previous owner's
+//!   writes to the frame (and the poison).
+//! - Allocate reads the claim word with `Acquire` and claims with `AcqRel`, and reads the
+//!   claim word *before* the ready word. A claim word that shows frame `i` claimed `a`
+//!   times was written by the claimer of the `a`-th claim, which had seen the frame's
+//!   `a − 1`-th return published; so the ready word read after it shows at least that
+//!   return, and a frame that is out never looks free. (With a relaxed claim word, a
+//!   ready word two returns stale would make an out frame look free: loom found that
+//!   schedule, `tests/loom_pool.rs`.) On x86 all of this is the plain `mov`s and
+//!   `lock cmpxchg` the relaxed version compiles to.
+//! - Delete's `fetch_or` marks and the rare path's compare-exchanges are `AcqRel`, and
+//!   so is `pending`: the release follows every use of the pool.
+//! - The hint, the generations (read by the frame's own holder) and the statistics are
+//!   `Relaxed`: hints and statistics, exact when no call runs concurrently. On x86_64
+//!   the ready byte is stored with a `mov` in `asm!` (a byte of the ready word, which
+//!   Allocate reads whole; Rust's memory model has no mixed-size atomics, so the byte
+//!   store is written as the instruction itself); loom and Miri run a portable
+//!   compare-exchange of the whole word.
 
 use super::AllocatorStats;
-use crate::kernel::sync::{AtomicU32, AtomicU64, Ordering};
+use crate::kernel::sync::{AtomicU32, AtomicU64, Ordering, spin_loop};
 use crate::kernel::{POOL_TAG, PoolBox, PoolBuffer};
 use crate::ks::{
     KSALLOCATOR_FRAMING, KSALLOCATOR_OPTIONF_COMPATIBLE, KSALLOCATOR_OPTIONF_SYSTEM_MEMORY,
@@ -87,11 +116,13 @@ use crate::ks::{
     KSALLOCATOR_REQUIREMENTF_MUST_ALLOCATE, KSALLOCATOR_REQUIREMENTF_SYSTEM_MEMORY, NTSTATUS,
     STATUS_INVALID_PARAMETER,
 };
-use core::ptr::NonNull;
+use core::ptr::{NonNull, addr_of_mut};
 
-/// The most frames one pool holds: a documented ceiling (KS pins use a handful; up to
-/// 64 keep the whole pool in one bitmap word).
-pub const MAX_FRAMES: u32 = 1024;
+/// The most frames one pool holds: a documented ceiling (KS pins use a handful). Under
+/// loom and Miri 64, so that a model's pool has few atomics and Miri does not spend
+/// minutes initialising the per-frame arrays of every pool (the control block holds
+/// them for MAX_FRAMES frames).
+pub const MAX_FRAMES: u32 = if cfg!(any(loom, miri)) { 64 } else { 1024 };
 /// The frame count of a framing whose Frames is 0 ("no requirement"): enough for a
 /// capture pin's usual double buffering with a frame in each of two downstream stages.
 pub const DEFAULT_FRAMES: u32 = 4;
@@ -110,17 +141,34 @@ pub const MAX_POOL_BYTES: usize = 1 << 30;
 /// The largest alignment a framing may ask for: a page (as ReactOS's KS enforces).
 pub const MAX_ALIGNMENT: usize = crate::kernel::PAGE_SIZE;
 
-/// Frames per bitmap word.
-const FRAMES_PER_WORD: u32 = 64;
-/// Bitmap words of the largest pool.
-const MAX_WORDS: usize = (MAX_FRAMES / FRAMES_PER_WORD) as usize;
-/// Slots of the bitmap: the sentinel word (slot 0, always empty) and the pool's words.
-const SLOTS: usize = MAX_WORDS + 1;
-/// The hint (a byte offset into the bitmap) of the always-empty sentinel word, slot 0:
-/// the hint after DeleteAllocator, and while the peak is counted.
-const SENTINEL: u32 = 0;
-/// Bytes per bitmap word: the hint of slot `s` is `s * WORD_BYTES`.
-const WORD_BYTES: u32 = 8;
+/// Frames per group (claim word and ready word).
+const GROUP: u32 = 8;
+/// Entries of the per-frame arrays.
+const FRAMES: usize = MAX_FRAMES as usize;
+/// Groups of the largest pool.
+const GROUPS: usize = FRAMES / GROUP as usize;
+/// Claim and ready words: the groups, and the sentinel group above them.
+const SLOTS: usize = GROUPS + 1;
+/// The hint of the sentinel group: its first frame index (8 × its slot). Above every
+/// frame index, so that every Free takes its rare path; its claim word has no free
+/// frame, so that every Allocate takes its slow path. The hint after DeleteAllocator,
+/// and while the peak is counted.
+const SENTINEL: u64 = (GROUPS as u64) * GROUP as u64;
+/// Bit 8 of every claim word: always set, so that the free-frame figure is never zero.
+const GUARD: u64 = 1 << 8;
+/// What a successful claim adds to the claim word's tag (bits 9–63).
+const TAG_ONE: u64 = 1 << 9;
+/// A claim's step of a frame's generation, and a return's step of its `freed`: bit 7
+/// of both is the parity, the low byte of `freed` is the frame's ready byte.
+const STEP: u64 = 128;
+/// The mark DeleteAllocator sets in every frame's `freed` (below the steps).
+const DEL: u64 = 1;
+/// Gathers bit 7 of each byte of a ready word into bits 56–63 (byte k to bit 56 + k):
+/// the sum of 2^(49 − 7k); no two partial products meet, so nothing carries.
+const GATHER: u64 = 0x0002_0408_1020_4081;
+/// Bytes between the ends and starts of the per-frame arrays, so that one frame's
+/// entries in the three arrays are not a multiple of 4 KiB apart (module docs).
+const SKEW: usize = 1344;
 
 /// Byte written over a frame when it is freed, in debug builds.
 pub const FRAME_POISON: u8 = 0xFD;
@@ -199,66 +247,68 @@ impl Geometry {
         Ok(Self { frames, frame_size, alignment, stride, total_bytes })
     }
 
-    /// Bitmap words: ceil(frames / 64).
-    fn words(&self) -> u32 {
-        self.frames.div_ceil(FRAMES_PER_WORD)
+    /// Groups: ceil(frames / 8).
+    fn groups(&self) -> u32 {
+        self.frames.div_ceil(GROUP)
     }
 
-    /// The bits word `w` (0-based, not counting the sentinel) has when all its frames
-    /// are free.
-    fn full_mask(&self, w: u32) -> u64 {
-        let first = w.saturating_mul(FRAMES_PER_WORD);
-        let n = self.frames.saturating_sub(first).min(FRAMES_PER_WORD);
-        u64::MAX.checked_shr(FRAMES_PER_WORD.saturating_sub(n)).unwrap_or(0)
+    /// The claim bits of group `g` that are frames of the pool (all of them, but the
+    /// last group's past `frames`).
+    fn group_mask(&self, g: u32) -> u64 {
+        let first = g.saturating_mul(GROUP);
+        let n = self.frames.saturating_sub(first).min(GROUP);
+        (1u64 << n).wrapping_sub(1)
     }
 }
 
-/// A pool of preallocated frames behind a lock-free bitmap (see the module docs).
+/// A pool of preallocated frames (see the module docs).
 ///
 /// # Invariants
 ///
-/// - `words[0]` (the sentinel) is always 0; for `1 <= s <= nwords`, bit `b` of
-///   `words[s]` is set iff frame `64(s − 1) + b` is free (or, after delete, back or
-///   counted by Delete); bits of frames past `geometry.frames` are never set; a frame
-///   whose bit is clear belongs to whoever Allocate gave it to;
-/// - `hint` is `8s` for a slot `s <= nwords` (hence < [`SLOTS`]); after delete it is
-///   [`SENTINEL`] (slot 0) for good: Free only lowers it, and no slot is below 0;
-/// - `biased_counters + 64` points to `geometry.frames` initialised `AtomicU64`s inside
-///   `counter_block`;
-/// - `base` is `frames.as_ptr()` and `biased_base` is `base − 64 · stride` (wrapping); `frames` holds `geometry.total_bytes` bytes, frame `i`
-///   starting at `base + i * stride`, aligned to `geometry.alignment`;
+/// - for every frame `i` < `geometry.frames`, with `c` its group's claim word, `k = i %
+///   8`: `generation[i] = 128·a` and `freed[i] & !DEL = 128·f` where `a` is the times it
+///   was claimed and `f` the times it was returned, `f <= a <= f + 1` (out iff `a = f +
+///   1`), except that `generation[i]` lags a claim until the claiming Allocate's store;
+///   bit `k` of `c` is `1 ^ (a & 1)` (so 1 = claimed an even number of times); its
+///   ready byte is `freed[i]`'s low byte as of the last return whose store is done;
+/// - claim bits of non-frames (past `frames`, and the sentinel's) are 0 and their ready
+///   bytes 0: never free; bit 8 of every claim word is set;
+/// - `hint` is 8·g for a group `g < groups` or [`SENTINEL`]; once `deleted` is set it
+///   is [`SENTINEL`] for good (nothing lowers the sentinel);
+/// - `address[i]` = `base + i·stride` for i < frames; `frames` holds
+///   `geometry.total_bytes` bytes, frame `i` starting there, aligned to
+///   `geometry.alignment`; `baseline` points to `geometry.frames` initialised
+///   `AtomicU64`s inside `baseline_block`;
 /// - `stride_inverse · (stride >> stride_shift) ≡ 1 (mod 2^64)`;
 /// - once `deleted` is set, `pending` + the frames Delete found out that are not yet
-///   back = 0 after Delete's addition (module docs); the pool is released exactly when
-///   an operation brings it to zero.
+///   back = 0 after Delete's addition; the pool is released exactly when an operation
+///   brings it to zero.
 #[repr(C)]
 #[derive(Debug)]
 pub struct FramePool {
     // --- read by every Allocate and Free; written only on cold paths ---------------
     base: *mut u8,
-    /// `base − 64 · stride` (wrapping): frame `i` starts at `biased_base + (i + 64) ·
-    /// stride`, so Allocate, which finds frames by their bit offset from slot 0 (`i +
-    /// 64`), needs no subtraction.
-    biased_base: *mut u8,
-    stride: usize,
     stride_inverse: u64,
     /// The frame count, widened for the index comparison.
     frame_bound: u64,
-    /// `counters − 64` (wrapping), for the same reason: frame `i`'s counter is
-    /// `biased_counters + i + 64`.
-    biased_counters: *const AtomicU64,
+    /// The first-free hint: the first frame index (8·g) of the lowest group that may
+    /// have a free frame, or [`SENTINEL`].
+    hint: AtomicU64,
     stride_shift: u32,
-    /// The first-free hint: the byte offset in `words` of the lowest word that may have
-    /// a free frame ([`SENTINEL`]: Allocate takes its slow path).
-    hint: AtomicU32,
     _hot_end: [u8; 64],
-    // --- the bitmap ----------------------------------------------------------------
-    words: [AtomicU64; SLOTS],
-    _bitmap_end: [u8; 64],
+    // --- the groups ------------------------------------------------------------------
+    claims: [AtomicU64; SLOTS],
+    _claims_end: [u8; 64],
+    ready: [AtomicU64; SLOTS],
+    _ready_end: [u8; 64],
+    // --- the frames --------------------------------------------------------------------
+    generation: [AtomicU64; FRAMES],
+    _generation_end: [u8; SKEW],
+    freed: [AtomicU64; FRAMES],
+    _freed_end: [u8; SKEW],
+    address: [*mut u8; FRAMES],
+    _address_end: [u8; 64],
     // --- cold ------------------------------------------------------------------------
-    /// Frames recorded as back after delete (free at Delete's `fetch_or`, or returned
-    /// since); same slots as `words`.
-    returned: [AtomicU64; SLOTS],
     /// Frames out at delete not yet back, as a wrapping count (module docs).
     pending: AtomicU64,
     /// Set once, by DeleteAllocator.
@@ -276,16 +326,20 @@ pub struct FramePool {
     /// Whoever built the pool and wants to hear of its deletion (opaque to the pool; the
     /// pin's state in ksframe's pins), or null.
     owner: core::sync::atomic::AtomicPtr<core::ffi::c_void>,
-    nwords: u32,
+    groups: u32,
+    stride: usize,
     geometry: Geometry,
-    counter_block: PoolBuffer,
+    /// Each frame's generation at the last reset.
+    baseline: *const AtomicU64,
+    baseline_block: PoolBuffer,
     frames: PoolBuffer,
 }
 
-// SAFETY: all shared mutation goes through atomics; `counters` and `base` point into
-// `counter_block` and `frames`, which the pool owns.
+// SAFETY: all shared mutation goes through atomics; `address`, `base` and `baseline`
+// point into `frames` and `baseline_block`, which the pool owns.
 unsafe impl Send for FramePool {}
-// SAFETY: `&FramePool` only permits atomic operations and reads of immutable fields.
+// SAFETY: `&FramePool` only permits atomic operations and reads of fields that do not
+// change after construction.
 unsafe impl Sync for FramePool {}
 
 /// The stride's odd part's inverse modulo 2^64 and its power-of-two exponent.
@@ -302,111 +356,183 @@ fn stride_inverse(stride: usize) -> (u64, u32) {
     (x, shift)
 }
 
-/// Free's bit set, addressed as a bit string from the pool's first bitmap word (slot
-/// 1): frame `i` is bit `i % 64` of the word `i / 64` past it. On x86_64 (outside loom
-/// and Miri) it is `lock bts` with a register bit offset, which addresses the qword
-/// `i / 64` past the operand (no shift and mask to find the word), reads and writes
-/// exactly that qword atomically, and sets CF to the old bit. Elsewhere: `fetch_or` on
-/// the word.
-mod bits {
+/// The free frames of a group, from its claim word and its ready word: bit k set when
+/// frame k of the group is free. Bits 8 and up are the claim word's guard and tag.
+#[inline(always)]
+fn free_bits(claim: u64, ready: u64) -> u64 {
+    (ready.wrapping_mul(GATHER) >> 56) ^ claim
+}
+
+/// Whether frame `index` lies below the first-free hint: Free's common path leaves
+/// such a frame (and every frame after DeleteAllocator or while the peak is counted,
+/// the hint being the sentinel) to its rare path. On x86_64 (outside loom and Miri)
+/// the comparison reads the hint from memory in `asm!` (`cmp` with a memory operand,
+/// one instruction; the compiler does not fold an atomic load into a comparison);
+/// elsewhere an atomic load. Either way a relaxed read of the hint.
+///
+/// # Safety
+///
+/// `pool` is live.
+#[inline(always)]
+unsafe fn below_hint(pool: &FramePool, index: u64) -> bool {
+    #[cfg(all(target_arch = "x86_64", not(loom), not(miri)))]
+    {
+        // SAFETY: the hint is a live, aligned AtomicU64 of the pool; an aligned qword
+        // read is atomic on x86_64. The asm only reads memory and sets the flags.
+        unsafe {
+            core::arch::asm!(
+                "cmp {i}, qword ptr [{p} + {off}]",
+                "jb {below}",
+                i = in(reg) index,
+                p = in(reg) pool,
+                off = const core::mem::offset_of!(FramePool, hint),
+                below = label { return true; },
+                options(nostack, readonly),
+            );
+        }
+        false
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(loom), not(miri))))]
+    {
+        index < pool.hint.load(Ordering::Relaxed)
+    }
+}
+
+/// Free's store of a frame's ready byte (byte `index % 8` of ready word `index / 8`).
+/// On x86_64 (outside loom and Miri) one byte `mov` in `asm!`, since Allocate reads the
+/// whole word and Rust's memory model has no mixed-size atomic accesses; a plain store is
+/// a release on x86. Elsewhere a compare-exchange loop on the word.
+mod ready {
     use super::FramePool;
     #[cfg(not(all(target_arch = "x86_64", not(loom), not(miri))))]
     use crate::kernel::sync::Ordering;
 
-    /// The byte offset of slot 1 (the first word of the pool) in the control block.
+    /// The byte offset of the ready words in the control block.
     #[cfg(all(target_arch = "x86_64", not(loom), not(miri)))]
-    const SLOT_1: usize = core::mem::offset_of!(FramePool, words) + 8;
+    const READY: usize = core::mem::offset_of!(FramePool, ready);
 
-    /// Sets frame `index`'s bit: true when it was clear (the frame was out and is now
-    /// free).
+    /// Stores `byte` as frame `index`'s ready byte.
     ///
     /// # Safety
     ///
     /// `pool` is live and `index` is a frame index of it (< frames).
     #[inline(always)]
-    pub(super) unsafe fn give(pool: &FramePool, index: u64) -> bool {
+    pub(super) unsafe fn publish(pool: &FramePool, index: u64, byte: u8) {
         #[cfg(all(target_arch = "x86_64", not(loom), not(miri)))]
-        {
-            let was_set: u8;
-            // SAFETY: the caller's contract: the qword `index / 64` past slot 1 is a
-            // live AtomicU64 of the pool's bitmap; a locked bts is an atomic
-            // read-modify-write of it (the instruction `fetch_or` with a tested single
-            // bit compiles to), a full barrier.
-            unsafe {
-                core::arch::asm!(
-                    "lock bts qword ptr [{p} + {off}], {i}",
-                    "setc {r}",
-                    p = in(reg) pool,
-                    off = const SLOT_1,
-                    i = in(reg) index,
-                    r = out(reg_byte) was_set,
-                    options(nostack),
-                );
-            }
-            was_set == 0
+        // SAFETY: the caller's contract: byte `index` past the ready words is byte
+        // `index % 8` of ready word `index / 8` (index < frames < 8 × SLOTS), inside the
+        // live pool. A byte store is atomic on x86 and ordered after every earlier
+        // store (a release); the asm may touch memory, so the compiler keeps the
+        // earlier stores before it.
+        unsafe {
+            core::arch::asm!(
+                "mov byte ptr [{p} + {i} + {off}], {b}",
+                p = in(reg) pool,
+                i = in(reg) index,
+                off = const READY,
+                b = in(reg_byte) byte,
+                options(nostack, preserves_flags),
+            );
         }
         #[cfg(not(all(target_arch = "x86_64", not(loom), not(miri))))]
         {
-            let mask = 1u64 << (index & 63);
-            pool.word(((index >> 6) as u32).wrapping_add(1)).fetch_or(mask, Ordering::AcqRel) & mask == 0
+            let word = pool.ready_word((index >> 3) as usize);
+            let shift = (index & 7) << 3;
+            let mut current = word.load(Ordering::Relaxed);
+            loop {
+                let new = (current & !(0xFF << shift)) | (u64::from(byte) << shift);
+                match word.compare_exchange_weak(current, new, Ordering::Release, Ordering::Relaxed) {
+                    Ok(_) => break,
+                    Err(seen) => current = seen,
+                }
+            }
         }
     }
 }
 
 impl FramePool {
     /// Validates `framing` and preallocates every frame: three pool allocations (the
-    /// allocation counters, the frames, the control block). On any failure nothing
-    /// stays allocated: the buffers already obtained are dropped, and so freed.
+    /// reset baselines, the frames, the control block, which is built in place: it is
+    /// about 30 KiB). On any failure nothing stays allocated: the buffers already
+    /// obtained are dropped, and so freed.
     pub fn new(framing: &KSALLOCATOR_FRAMING) -> Result<PoolBox<FramePool>, NTSTATUS> {
         let geometry = Geometry::from_framing(framing)?;
-        let nwords = geometry.words();
-        let counter_bytes = core::mem::size_of::<AtomicU64>()
-            .checked_mul(geometry.frames as usize)
-            .ok_or(STATUS_INVALID_PARAMETER)?;
-        let counter_block = PoolBuffer::new(counter_bytes, 64, POOL_TAG)?;
+        let count = geometry.frames as usize;
+        let baseline_bytes =
+            core::mem::size_of::<AtomicU64>().checked_mul(count).ok_or(STATUS_INVALID_PARAMETER)?;
+        let baseline_block = PoolBuffer::new(baseline_bytes, 64, POOL_TAG)?;
         let frames = PoolBuffer::new(geometry.total_bytes, geometry.alignment, POOL_TAG)?;
-        let first = counter_block.as_ptr().cast::<AtomicU64>();
-        for i in 0..geometry.frames as usize {
-            // SAFETY: `counter_block` holds `frames` AtomicU64s' worth of bytes, aligned
+        let baseline = baseline_block.as_ptr().cast::<AtomicU64>();
+        for i in 0..count {
+            // SAFETY: `baseline_block` holds `frames` AtomicU64s' worth of bytes, aligned
             // (64 >= 8), and `i < frames`; the memory is not yet an AtomicU64: `write`.
-            unsafe { first.add(i).write(AtomicU64::new(0)) };
+            unsafe { baseline.add(i).write(AtomicU64::new(0)) };
         }
-        let words: [AtomicU64; SLOTS] = core::array::from_fn(|slot| {
-            let w = u32::try_from(slot).unwrap_or(u32::MAX);
-            AtomicU64::new(if w >= 1 && w <= nwords { geometry.full_mask(w.wrapping_sub(1)) } else { 0 })
-        });
         let (stride_inverse, stride_shift) = stride_inverse(geometry.stride);
-        // INVARIANT: the sentinel is 0 and each word has exactly its frames' bits set
-        // (all free); the hint is slot 1's (a pool has at least one frame); counters zeroed;
-        // `base` is the frames block, which holds total_bytes aligned as asked.
-        let pool = FramePool {
-            base: frames.as_ptr(),
-            biased_base: frames.as_ptr().wrapping_sub(geometry.stride.wrapping_mul(64)),
-            stride: geometry.stride,
-            stride_inverse,
-            frame_bound: u64::from(geometry.frames),
-            biased_counters: first.cast_const().wrapping_sub(64),
-            stride_shift,
-            hint: AtomicU32::new(WORD_BYTES),
-            _hot_end: [0; 64],
-            words,
-            _bitmap_end: [0; 64],
-            returned: core::array::from_fn(|_| AtomicU64::new(0)),
-            pending: AtomicU64::new(0),
-            deleted: AtomicU32::new(0),
-            peak_by_count: AtomicU32::new(0),
-            peak: AtomicU32::new(0),
-            outstanding_at_reset: AtomicU32::new(0),
-            allocation_failures: AtomicU64::new(0),
-            rejected_frees: AtomicU64::new(0),
-            owner: core::sync::atomic::AtomicPtr::new(core::ptr::null_mut()),
-            nwords,
-            geometry,
-            counter_block,
-            frames,
+        let base = frames.as_ptr();
+        let groups = geometry.groups();
+        let init = move |pool: NonNull<FramePool>| {
+            let p = pool.as_ptr();
+            // SAFETY: `p` is valid for writes of a FramePool and aligned (the caller,
+            // `try_new_in_place`); every field is written exactly once below, through
+            // raw field pointers (nothing reads the uninitialised block), and the array
+            // elements through element pointers below each array's length.
+            // INVARIANT: every frame claimed and returned 0 times (generation = freed =
+            // 0, claim bit 1, ready byte 0: free); non-frames have claim bit 0 and ready
+            // byte 0; the guard is set; the hint is group 0's; `address` is each frame's
+            // start; baselines zero; nothing deleted.
+            unsafe {
+                addr_of_mut!((*p).base).write(base);
+                addr_of_mut!((*p).stride_inverse).write(stride_inverse);
+                addr_of_mut!((*p).frame_bound).write(u64::from(geometry.frames));
+                addr_of_mut!((*p).hint).write(AtomicU64::new(0));
+                addr_of_mut!((*p).stride_shift).write(stride_shift);
+                addr_of_mut!((*p)._hot_end).write([0; 64]);
+                let claims = addr_of_mut!((*p).claims).cast::<AtomicU64>();
+                let ready = addr_of_mut!((*p).ready).cast::<AtomicU64>();
+                for slot in 0..SLOTS {
+                    let g = slot as u32;
+                    let bits = if g < groups { geometry.group_mask(g) } else { 0 };
+                    claims.add(slot).write(AtomicU64::new(GUARD | bits));
+                    ready.add(slot).write(AtomicU64::new(0));
+                }
+                addr_of_mut!((*p)._claims_end).write([0; 64]);
+                addr_of_mut!((*p)._ready_end).write([0; 64]);
+                let generation = addr_of_mut!((*p).generation).cast::<AtomicU64>();
+                let freed = addr_of_mut!((*p).freed).cast::<AtomicU64>();
+                let address = addr_of_mut!((*p).address).cast::<*mut u8>();
+                for i in 0..FRAMES {
+                    generation.add(i).write(AtomicU64::new(0));
+                    freed.add(i).write(AtomicU64::new(0));
+                    let start = if i < count {
+                        base.wrapping_add(i.wrapping_mul(geometry.stride))
+                    } else {
+                        core::ptr::null_mut()
+                    };
+                    address.add(i).write(start);
+                }
+                addr_of_mut!((*p)._generation_end).write([0; SKEW]);
+                addr_of_mut!((*p)._freed_end).write([0; SKEW]);
+                addr_of_mut!((*p)._address_end).write([0; 64]);
+                addr_of_mut!((*p).pending).write(AtomicU64::new(0));
+                addr_of_mut!((*p).deleted).write(AtomicU32::new(0));
+                addr_of_mut!((*p).peak_by_count).write(AtomicU32::new(0));
+                addr_of_mut!((*p).peak).write(AtomicU32::new(0));
+                addr_of_mut!((*p).outstanding_at_reset).write(AtomicU32::new(0));
+                addr_of_mut!((*p).allocation_failures).write(AtomicU64::new(0));
+                addr_of_mut!((*p).rejected_frees).write(AtomicU64::new(0));
+                addr_of_mut!((*p).owner).write(core::sync::atomic::AtomicPtr::new(core::ptr::null_mut()));
+                addr_of_mut!((*p).groups).write(groups);
+                addr_of_mut!((*p).stride).write(geometry.stride);
+                addr_of_mut!((*p).geometry).write(geometry);
+                addr_of_mut!((*p).baseline).write(baseline.cast_const());
+                addr_of_mut!((*p).baseline_block).write(baseline_block);
+                addr_of_mut!((*p).frames).write(frames);
+            }
         };
-        // On failure the pool comes back and is dropped here, freeing both buffers.
-        PoolBox::try_new(pool, POOL_TAG).map_err(|(_, status)| status)
+        // SAFETY: `init` writes every field of the pool (above) and cannot panic. When the
+        // control block is refused, `init` is dropped and with it both buffers.
+        unsafe { PoolBox::try_new_in_place(POOL_TAG, init) }
     }
 
     /// Whether `frame` is the start of one of this pool's frames (free or not).
@@ -429,45 +555,78 @@ impl FramePool {
         self.owner.swap(core::ptr::null_mut(), Ordering::AcqRel)
     }
 
-    /// The bitmap word in `slot` (0 the sentinel, 1..=nwords the pool's words).
+    /// The claim word of the group whose hint is `hint` (8 × its slot).
     #[inline(always)]
-    fn word(&self, slot: u32) -> &AtomicU64 {
-        debug_assert!((slot as usize) < SLOTS);
-        // SAFETY: every caller passes a slot <= nwords <= MAX_WORDS (the hint's
-        // invariant, or a frame index / 64 + 1 with index < frames <= MAX_FRAMES).
-        unsafe { self.words.get_unchecked(slot as usize) }
+    fn claim_at(&self, hint: u64) -> &AtomicU64 {
+        debug_assert!(hint.is_multiple_of(8) && hint <= SENTINEL);
+        // SAFETY: hints are 8·g for g <= GROUPS (invariants), so the slot is below SLOTS;
+        // telling the compiler that the hint is a multiple of 8 lets it use the hint as a
+        // byte offset.
+        unsafe {
+            core::hint::assert_unchecked(hint.is_multiple_of(8) && hint <= SENTINEL);
+            self.claims.get_unchecked((hint / 8) as usize)
+        }
     }
 
-    /// The slot of `returned` for bitmap slot `slot`.
-    fn returned(&self, slot: u32) -> &AtomicU64 {
-        debug_assert!((slot as usize) < SLOTS);
-        // SAFETY: as in `word`.
-        unsafe { self.returned.get_unchecked(slot as usize) }
-    }
-
-    /// Frame `index`'s allocation counter.
-    fn counter(&self, index: u32) -> &AtomicU64 {
-        self.biased_counter(index.wrapping_add(FRAMES_PER_WORD))
-    }
-
-    /// The allocation counter of the frame with bit offset `biased` from slot 0 (frame
-    /// `biased − 64`).
+    /// The ready word of the group whose hint is `hint`.
     #[inline(always)]
-    fn biased_counter(&self, biased: u32) -> &AtomicU64 {
-        debug_assert!(
-            biased >= FRAMES_PER_WORD && biased.wrapping_sub(FRAMES_PER_WORD) < self.geometry.frames
-        );
-        // SAFETY: callers pass the bit offset of a frame (64 + an index < frames), so the
-        // pointer is back inside the counters, which are initialised (invariants).
-        unsafe { &*self.biased_counters.wrapping_add(biased as usize) }
+    fn ready_at(&self, hint: u64) -> &AtomicU64 {
+        // SAFETY: as in `claim_at`.
+        unsafe {
+            core::hint::assert_unchecked(hint.is_multiple_of(8) && hint <= SENTINEL);
+            self.ready.get_unchecked((hint / 8) as usize)
+        }
     }
 
-    /// The start of the frame with bit offset `biased` from slot 0.
+    /// The claim word of group `slot` (< SLOTS).
+    fn claim_word(&self, slot: usize) -> &AtomicU64 {
+        debug_assert!(slot < SLOTS);
+        // SAFETY: every caller passes a group below `groups` <= GROUPS < SLOTS.
+        unsafe { self.claims.get_unchecked(slot) }
+    }
+
+    /// The ready word of group `slot` (< SLOTS).
+    fn ready_word(&self, slot: usize) -> &AtomicU64 {
+        debug_assert!(slot < SLOTS);
+        // SAFETY: as in `claim_word` (or a frame index / 8, below GROUPS).
+        unsafe { self.ready.get_unchecked(slot) }
+    }
+
+    /// Frame `index`'s ready byte as stored last.
+    fn ready_byte(&self, index: u64) -> u8 {
+        (self.ready_word((index >> 3) as usize).load(Ordering::Acquire) >> ((index & 7) << 3)) as u8
+    }
+
+    /// Group `slot`'s free frames (bits 0–7).
+    fn free_mask(&self, slot: usize) -> u64 {
+        free_bits(
+            self.claim_word(slot).load(Ordering::Acquire),
+            self.ready_word(slot).load(Ordering::Acquire),
+        ) & 0xFF
+    }
+
+    /// Frame `index`'s generation.
     #[inline(always)]
-    fn biased_frame_ptr(&self, biased: u32) -> *mut u8 {
-        // `(biased − 64) · stride < total_bytes` for every frame, so this is inside the
-        // frames block.
-        self.biased_base.wrapping_add((biased as usize).wrapping_mul(self.stride))
+    fn generation(&self, index: u64) -> &AtomicU64 {
+        debug_assert!(index < self.frame_bound);
+        // SAFETY: callers pass a frame index (< frames <= FRAMES).
+        unsafe { self.generation.get_unchecked(index as usize) }
+    }
+
+    /// Frame `index`'s returns.
+    #[inline(always)]
+    fn freed(&self, index: u64) -> &AtomicU64 {
+        debug_assert!(index < self.frame_bound);
+        // SAFETY: as in `generation`.
+        unsafe { self.freed.get_unchecked(index as usize) }
+    }
+
+    /// Frame `index`'s generation at the last reset.
+    fn baseline(&self, index: u32) -> &AtomicU64 {
+        debug_assert!(index < self.geometry.frames);
+        // SAFETY: callers pass a frame index (< frames); the baselines are initialised
+        // (invariants).
+        unsafe { &*self.baseline.add(index as usize) }
     }
 
     /// The index of the frame starting at `frame`, or `None` for any other address.
@@ -502,66 +661,56 @@ impl FramePool {
         self.base.wrapping_add(offset as usize)
     }
 
-    /// Frames out, from the bitmap (exact when nothing runs concurrently).
+    /// Frames out, from the claim and ready words (exact when nothing runs
+    /// concurrently).
     fn outstanding(&self) -> u32 {
-        let free: u32 = (1..=self.nwords).map(|s| self.word(s).load(Ordering::Acquire).count_ones()).sum();
+        let free: u32 = (0..self.groups as usize).map(|s| self.free_mask(s).count_ones()).sum();
         self.geometry.frames.saturating_sub(free)
-    }
-
-    /// The bitmap word at byte offset `offset` (a hint: 8 × slot).
-    #[inline(always)]
-    fn word_at(&self, offset: u32) -> &AtomicU64 {
-        debug_assert!(offset.is_multiple_of(WORD_BYTES) && ((offset / WORD_BYTES) as usize) < SLOTS);
-        // SAFETY: hints are 8 × a slot <= nwords <= MAX_WORDS (invariants), so the
-        // offset is that of an initialised word of the array.
-        unsafe { &*self.words.as_ptr().cast::<u8>().add(offset as usize).cast::<AtomicU64>() }
     }
 
     /// Hands out a free frame, or `None` when all `Frames` are out (or after delete).
     /// Lowest free frame first; O(1) from the first-free hint, at any pool size and
-    /// occupancy; lock-free, no allocation; callable at DISPATCH_LEVEL.
+    /// occupancy; lock-free, no allocation; callable at DISPATCH_LEVEL. Must not run
+    /// concurrently with [`FramePool::delete`] (KS deletes an allocator when its file
+    /// object is closed, after its last use).
     #[inline(always)]
     pub fn allocate(&self) -> Option<NonNull<u8>> {
         let hint = self.hint.load(Ordering::Relaxed);
-        let current = self.word_at(hint).load(Ordering::Relaxed);
-        if current == 0 {
+        let claim = self.claim_at(hint);
+        let current = claim.load(Ordering::Acquire);
+        let free = free_bits(current, self.ready_at(hint).load(Ordering::Acquire));
+        debug_assert!(free & GUARD != 0);
+        // SAFETY: every claim word has the guard bit 8 set (invariants) and the gathered
+        // byte is below 2^8, so bit 8 of `free` is set: it is not zero.
+        let bit = unsafe { core::num::NonZeroU64::new_unchecked(free) }.trailing_zeros();
+        if bit >= GROUP {
             return self.allocate_slow();
         }
-        // A nonempty word is a pool word, slot >= 1; its bit `b` is frame 64(slot − 1) +
-        // b, at bit offset 64 · slot + b = 8 · hint + b from slot 0.
-        let biased = hint.wrapping_mul(8).wrapping_add(current.trailing_zeros());
-        if !self.take_lowest(hint, current) {
-            return self.allocate_slow();
-        }
-        self.handed_out(biased)
-    }
-
-    /// Takes the lowest free frame of the word at byte offset `hint`, which held
-    /// `current`: one compare-exchange that clears the lowest set bit (`x & (x − 1)`);
-    /// true when the word was still `current`. (Measured: `lock btr` with a register
-    /// bit offset needs one instruction less here but takes about 5 ns more a pair, its
-    /// address depending on the bit offset; Free's `lock bts` does not show this.)
-    #[inline(always)]
-    fn take_lowest(&self, hint: u32, current: u64) -> bool {
         // The deliberately broken variant (feature `broken-double-handout`, only for
         // tests/wine.rs): frame 0 is handed out without being taken.
         #[cfg(feature = "broken-double-handout")]
-        if hint == WORD_BYTES && current & 1 != 0 {
-            return true;
+        if hint == 0 && bit == 0 {
+            return self.handed_out(0);
         }
-        self.word_at(hint)
+        if claim
             .compare_exchange(
                 current,
-                current & current.wrapping_sub(1),
-                Ordering::Acquire,
+                current.wrapping_add(TAG_ONE) ^ (1u64 << bit),
+                Ordering::AcqRel,
                 Ordering::Relaxed,
             )
-            .is_ok()
+            .is_err()
+        {
+            return self.allocate_slow();
+        }
+        // The hint is the group's first frame index.
+        self.handed_out(hint.wrapping_add(u64::from(bit)))
     }
 
-    /// Allocate's rare path: the hint's word was empty or its frame taken meanwhile;
-    /// the pool is deleted or exhausted; or the peak is being counted. Scans the words
-    /// from the first and moves the hint to the one it takes from.
+    /// Allocate's rare path: the hint's group had no free frame or its claim word
+    /// changed meanwhile; the pool is deleted or exhausted; or the peak is being
+    /// counted. Scans the groups from the first and moves the hint to the one it takes
+    /// from.
     #[cold]
     #[inline(never)]
     fn allocate_slow(&self) -> Option<NonNull<u8>> {
@@ -570,24 +719,36 @@ impl FramePool {
                 return self.allocation_failed();
             }
             let hint = self.hint.load(Ordering::Relaxed);
-            let Some((slot, current)) =
-                (1..=self.nwords).map(|s| (s, self.word(s).load(Ordering::Relaxed))).find(|(_, w)| *w != 0)
-            else {
+            let Some(slot) = (0..self.groups as usize).find(|s| self.free_mask(*s) != 0) else {
                 return self.allocation_failed();
             };
             let counting = self.peak_by_count.load(Ordering::Relaxed) != 0;
-            let found = slot.wrapping_mul(WORD_BYTES);
+            let found = (slot as u64).wrapping_mul(u64::from(GROUP));
             if !counting && found != hint {
                 // A compare-exchange, so that a sentinel stored meanwhile (by
                 // DeleteAllocator or a reset) is not overwritten.
                 let _ = self.hint.compare_exchange(hint, found, Ordering::Relaxed, Ordering::Relaxed);
             }
-            let biased = slot.wrapping_mul(FRAMES_PER_WORD).wrapping_add(current.trailing_zeros());
-            if self.take_lowest(found, current) {
+            let claim = self.claim_word(slot);
+            let current = claim.load(Ordering::Acquire);
+            let free = free_bits(current, self.ready_word(slot).load(Ordering::Acquire)) & 0xFF;
+            if free == 0 {
+                continue;
+            }
+            let bit = free.trailing_zeros();
+            if claim
+                .compare_exchange(
+                    current,
+                    current.wrapping_add(TAG_ONE) ^ (1u64 << bit),
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+            {
                 if counting {
                     self.count_peak(found);
                 }
-                return self.handed_out(biased);
+                return self.handed_out(found.wrapping_add(u64::from(bit)));
             }
         }
     }
@@ -597,7 +758,7 @@ impl FramePool {
     /// index counts again from here ([`FramePool::peak`]) and the hint leaves the
     /// sentinel.
     #[cold]
-    fn count_peak(&self, found: u32) {
+    fn count_peak(&self, found: u64) {
         let out = self.outstanding();
         self.peak.fetch_max(out, Ordering::Relaxed);
         if out <= 1 {
@@ -608,13 +769,14 @@ impl FramePool {
         }
     }
 
-    /// The bookkeeping of the frame just taken, by its bit offset from slot 0: its
-    /// allocation count (a plain store by its new owner); then its address.
+    /// The bookkeeping of frame `index`, just claimed: its generation (a plain store by
+    /// its new owner); then its address.
     #[inline(always)]
-    fn handed_out(&self, biased: u32) -> Option<NonNull<u8>> {
-        let counter = self.biased_counter(biased);
-        counter.store(counter.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
-        NonNull::new(self.biased_frame_ptr(biased))
+    fn handed_out(&self, index: u64) -> Option<NonNull<u8>> {
+        let generation = self.generation(index);
+        generation.store(generation.load(Ordering::Relaxed).wrapping_add(STEP), Ordering::Relaxed);
+        // SAFETY: `index` is a frame index (< frames <= FRAMES).
+        NonNull::new(unsafe { *self.address.get_unchecked(index as usize) })
     }
 
     #[cold]
@@ -630,14 +792,17 @@ impl FramePool {
     /// out: at least i + 1 are out; and whenever n frames are out one of them has an
     /// index of at least n − 1. Counting from a moment when no frame was out, the peak
     /// is therefore exactly the highest index handed out, plus one: the highest frame
-    /// whose allocation counter is nonzero. A reset with frames out breaks the first
+    /// whose generation moved since the reset. A reset with frames out breaks the first
     /// half (the frames out need not be the lowest), so the pool then counts the frames
     /// out on each Allocate (the slow path, [`FramePool::count_peak`]) into `peak`,
     /// until an Allocate finds itself the only frame out; from that moment the highest
     /// index counts again. Frames taken while counting are taken lowest first too, so
     /// their indices never exceed the peak: the maximum of both figures is exact.
     fn peak(&self) -> u32 {
-        let highest = (0..self.geometry.frames).rev().find(|i| self.counter(*i).load(Ordering::Relaxed) != 0);
+        let highest = (0..self.geometry.frames).rev().find(|i| {
+            self.generation(u64::from(*i)).load(Ordering::Relaxed)
+                != self.baseline(*i).load(Ordering::Relaxed)
+        });
         let by_index = highest.map_or(0, |i| i.saturating_add(1));
         by_index.max(self.peak.load(Ordering::Relaxed))
     }
@@ -666,47 +831,54 @@ impl FramePool {
     /// is now free. Otherwise nothing changed, and the error is the frame's
     /// [`FramePool::quotient`], for [`FramePool::free_rest`] (from which
     /// [`FramePool::address_of`] recovers `frame`, so that the common path need not keep
-    /// it).
+    /// it). Frames below the hint, and every frame after DeleteAllocator or while the
+    /// peak is counted (the hint is then the sentinel, above every frame), are left to
+    /// the rare path.
     ///
     /// # Safety
     ///
     /// As for [`FramePool::free`].
     #[inline(always)]
     pub unsafe fn free_fast(pool: NonNull<FramePool>, frame: *mut u8) -> Result<(), u64> {
-        // SAFETY: the caller guarantees the pool is live. After the bit set below a
-        // deleted pool may be released by another thread, so nothing of it is touched
-        // after that.
+        // SAFETY: the caller guarantees the pool is live. DeleteAllocator waits for the
+        // ready byte of every frame it counts as free, so the pool stays until this
+        // Free's last store.
         let this = unsafe { pool.as_ref() };
         let index = this.quotient(frame);
         if index >= this.frame_bound {
             return Err(index);
         }
-        // Lower the hint to this frame's word (at byte offset 8(index / 64 + 1)) when it
-        // is above it: (index + 64) / 8 < hint exactly then, hints being multiples of 8.
-        // (`index < frames <= 1024`, so nothing overflows.)
-        let index32 = index as u32;
-        if index32.wrapping_add(FRAMES_PER_WORD) / 8 < this.hint.load(Ordering::Relaxed) {
-            this.hint.store(((index32 >> 6).wrapping_add(1)).wrapping_mul(WORD_BYTES), Ordering::Relaxed);
+        // SAFETY: a live pool.
+        if unsafe { below_hint(this, index) } {
+            return Err(index);
         }
+        // Written by the Allocate that handed the frame out (the caller's or, for a
+        // double free, whoever's; the compare-exchange decides).
+        let generation = this.generation(index).load(Ordering::Relaxed);
+        let out = generation.wrapping_sub(STEP);
         // Debug builds poison a frame that is out before giving it back; a frame
         // already free is left alone. (A double free racing the frame's next Allocate
         // can still poison the new owner's frame; the pool itself stays intact either
-        // way, and release builds, which do not poison, rely on the bit set alone.)
+        // way, and release builds, which do not poison, rely on the counters alone.)
         #[cfg(debug_assertions)]
-        if this.word(((index >> 6) as u32).wrapping_add(1)).load(Ordering::Relaxed) & (1u64 << (index & 63))
-            == 0
-        {
-            // SAFETY: `frame` is the start of frame `index` (index_of), frame_size
-            // bytes inside the frames block, and the caller gives it up.
+        if this.freed(index).load(Ordering::Relaxed) == out {
+            // SAFETY: `frame` is the start of frame `index` (the quotient is below
+            // frames), frame_size bytes inside the frames block, and the caller gives it
+            // up.
             unsafe { core::ptr::write_bytes(frame, FRAME_POISON, this.geometry.frame_size as usize) };
         }
-        // SAFETY: a live pool and a frame index.
-        if unsafe { bits::give(this, index) } { Ok(()) } else { Err(index) }
+        if this.freed(index).compare_exchange(out, generation, Ordering::Release, Ordering::Relaxed).is_err()
+        {
+            return Err(index);
+        }
+        // SAFETY: a live pool (DeleteAllocator waits for this store) and a frame index.
+        unsafe { ready::publish(this, index, generation as u8) };
+        Ok(())
     }
 
     /// What a Free that [`FramePool::free_fast`] did not complete does, given the
-    /// quotient it returned: refuses a foreign pointer, or handles a frame whose bit was
-    /// set ([`FramePool::free_slow`]).
+    /// quotient it returned: refuses a foreign pointer, or takes the rare path
+    /// ([`FramePool::free_slow`]).
     ///
     /// # Safety
     ///
@@ -719,40 +891,71 @@ impl FramePool {
         if q >= this.frame_bound {
             return this.refused(FreeError::Foreign);
         }
-        // SAFETY: live pool; free_fast found the frame's bit set.
-        unsafe { Self::free_slow(pool, q as u32) }
+        // SAFETY: live pool; `q` is a frame index.
+        unsafe { Self::free_slow(pool, q) }
     }
 
-    /// Free's rare path: the frame's bit was already set. Before delete that is a
-    /// double free, refused. After delete it is a frame out at the delete coming back
-    /// (counted down; the last one releases the pool), or a double free (refused).
+    /// Free's rare path, for frame `index`: lowers the hint to the frame's group when it
+    /// is above it (not from the sentinel); then takes the frame back like the common
+    /// path, or refuses a frame that is not out (a double free); after DeleteAllocator
+    /// the frame is counted down and the last one releases the pool.
     ///
     /// # Safety
     ///
-    /// `pool` is live and frame `index`'s bit is set.
-    unsafe fn free_slow(pool: NonNull<FramePool>, index: u32) -> Result<FreeOutcome, FreeError> {
+    /// `pool` is live and `index` < frames.
+    unsafe fn free_slow(pool: NonNull<FramePool>, index: u64) -> Result<FreeOutcome, FreeError> {
         // SAFETY: live pool (caller). The reference is not used after the `pending`
         // decrement, after which another thread may release the pool.
         let release = unsafe {
             let this = pool.as_ref();
-            if this.deleted.load(Ordering::Acquire) == 0 {
-                return this.refused(FreeError::AlreadyFree);
-            }
-            let slot = (index >> 6).wrapping_add(1);
-            let bit = 1u64 << (index & 63);
-            if this.returned(slot).fetch_or(bit, Ordering::AcqRel) & bit != 0 {
-                return this.refused(FreeError::AlreadyFree);
-            }
-            this.pending.fetch_sub(1, Ordering::AcqRel) == 1
+            this.lower_hint(index);
+            let deleted = loop {
+                let freed = this.freed(index).load(Ordering::Acquire);
+                let generation = this.generation(index).load(Ordering::Relaxed);
+                let mark = freed & DEL;
+                if freed != generation.wrapping_sub(STEP) | mark {
+                    return this.refused(FreeError::AlreadyFree);
+                }
+                #[cfg(debug_assertions)]
+                core::ptr::write_bytes(
+                    this.address_of(index),
+                    FRAME_POISON,
+                    this.geometry.frame_size as usize,
+                );
+                if this
+                    .freed(index)
+                    .compare_exchange(freed, generation | mark, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    if mark == 0 {
+                        ready::publish(this, index, generation as u8);
+                    }
+                    break mark != 0;
+                }
+            };
+            deleted && this.pending.fetch_sub(1, Ordering::AcqRel) == 1
         };
         if release {
             // SAFETY: `pending` reached zero after Delete's addition: every frame out at
-            // the delete is back, Allocate fails, Delete is done with the pool, and this
-            // thread made the last decrement: it is the pool's last user.
+            // the delete is back, Delete is done with the pool, and this thread made the
+            // last decrement: it is the pool's last user.
             unsafe { Self::release(pool) };
             return Ok(FreeOutcome::ReleasedPool);
         }
         Ok(FreeOutcome::Freed)
+    }
+
+    /// Lowers the hint to frame `index`'s group if it is above it, unless it is the
+    /// sentinel (after delete, or while the peak is counted).
+    fn lower_hint(&self, index: u64) {
+        let group = index & !u64::from(GROUP - 1);
+        let mut hint = self.hint.load(Ordering::Relaxed);
+        while group < hint && hint != SENTINEL {
+            match self.hint.compare_exchange_weak(hint, group, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => break,
+                Err(seen) => hint = seen,
+            }
+        }
     }
 
     /// DeleteAllocator: no more allocations; the memory is released now if no frame is
@@ -761,24 +964,35 @@ impl FramePool {
     ///
     /// # Safety
     ///
-    /// `pool` points to a live pool on which delete was not called before; after this
-    /// call the caller must not use `pool` except through `free` of frames still out.
+    /// `pool` points to a live pool on which delete was not called before, and no
+    /// Allocate runs concurrently; after this call the caller must not use `pool` except
+    /// through `free` of frames still out. It may wait (a few instructions) for a
+    /// concurrent Free to finish: PASSIVE_LEVEL, as KS calls it.
     pub unsafe fn delete(pool: NonNull<FramePool>) -> DeleteOutcome {
-        // SAFETY: live pool (caller). Once the words are all set, Frees of the frames out
+        // SAFETY: live pool (caller). Once every frame is marked, Frees of the frames out
         // count down `pending`, so after Delete's own addition the pool is not touched.
         let (outstanding, release) = unsafe {
             let this = pool.as_ref();
             this.deleted.store(1, Ordering::Release);
             this.hint.store(SENTINEL, Ordering::Release);
             let mut out: u32 = 0;
-            for slot in 1..=this.nwords {
-                let full = this.geometry.full_mask(slot.wrapping_sub(1));
-                let previous = this.word(slot).fetch_or(full, Ordering::AcqRel);
-                let free = previous & full;
-                if free != 0 {
-                    this.returned(slot).fetch_or(free, Ordering::AcqRel);
+            for slot in 0..this.groups as usize {
+                let claim = this.claim_word(slot).load(Ordering::Acquire);
+                let first = (slot as u64).wrapping_mul(u64::from(GROUP));
+                for k in 0..u64::from(this.geometry.group_mask(slot as u32).count_ones()) {
+                    let index = first.wrapping_add(k);
+                    let freed = this.freed(index).fetch_or(DEL, Ordering::AcqRel);
+                    // Free when claimed as often as returned: claim bit 1 (even) and
+                    // return parity 0, or claim bit 0 and return parity 1.
+                    if ((claim >> k) ^ (freed >> 7)) & 1 == 1 {
+                        // Its Free may still have its ready byte to store.
+                        while this.ready_byte(index) != freed as u8 {
+                            spin_loop();
+                        }
+                    } else {
+                        out = out.saturating_add(1);
+                    }
                 }
-                out = out.saturating_add((full & !previous).count_ones());
             }
             let before = this.pending.fetch_add(u64::from(out), Ordering::AcqRel);
             (out, before.wrapping_add(u64::from(out)) == 0)
@@ -808,7 +1022,10 @@ impl FramePool {
     /// figure is one that held during the call.
     pub fn stats(&self) -> AllocatorStats {
         let allocations: u64 = (0..self.geometry.frames)
-            .map(|i| self.counter(i).load(Ordering::Relaxed))
+            .map(|i| {
+                let moved = self.generation(u64::from(i)).load(Ordering::Relaxed);
+                moved.wrapping_sub(self.baseline(i).load(Ordering::Relaxed)) / STEP
+            })
             .fold(0, u64::wrapping_add);
         let outstanding = self.outstanding();
         let base = u64::from(self.outstanding_at_reset.load(Ordering::Relaxed));
@@ -829,7 +1046,7 @@ impl FramePool {
     /// or lose a concurrent count.
     pub fn reset_stats(&self) {
         for i in 0..self.geometry.frames {
-            self.counter(i).store(0, Ordering::Relaxed);
+            self.baseline(i).store(self.generation(u64::from(i)).load(Ordering::Relaxed), Ordering::Relaxed);
         }
         self.allocation_failures.store(0, Ordering::Relaxed);
         self.rejected_frees.store(0, Ordering::Relaxed);
@@ -850,17 +1067,6 @@ impl FramePool {
     fn refused<T>(&self, why: FreeError) -> Result<T, FreeError> {
         self.rejected_frees.fetch_add(1, Ordering::Relaxed);
         Err(why)
-    }
-}
-
-impl Drop for FramePool {
-    fn drop(&mut self) {
-        for i in 0..self.geometry.frames {
-            let counter: *const AtomicU64 = self.counter(i);
-            // SAFETY: each counter was initialised in `new` and is dropped once, here,
-            // before `counter_block` frees their memory.
-            unsafe { core::ptr::drop_in_place(counter.cast_mut()) };
-        }
     }
 }
 
@@ -900,7 +1106,7 @@ mod tests {
     }
 
     #[test]
-    fn full_masks_cover_exactly_the_pools_frames() {
+    fn group_masks_cover_exactly_the_pools_frames() {
         let g = |frames| Geometry {
             frames,
             frame_size: 1,
@@ -908,23 +1114,44 @@ mod tests {
             stride: 1,
             total_bytes: frames as usize,
         };
-        assert_eq!(g(1).full_mask(0), 1);
-        assert_eq!(g(63).full_mask(0), u64::MAX >> 1);
-        assert_eq!(g(64).full_mask(0), u64::MAX);
-        assert_eq!((g(65).words(), g(65).full_mask(0), g(65).full_mask(1)), (2, u64::MAX, 1));
-        assert_eq!(g(MAX_FRAMES).words(), 16);
-        assert_eq!(g(MAX_FRAMES).words() as usize, MAX_WORDS);
-        let total: u32 = (0..g(MAX_FRAMES).words()).map(|w| g(MAX_FRAMES).full_mask(w).count_ones()).sum();
+        assert_eq!((g(1).groups(), g(1).group_mask(0)), (1, 1));
+        assert_eq!((g(7).groups(), g(7).group_mask(0)), (1, 0x7F));
+        assert_eq!((g(8).groups(), g(8).group_mask(0)), (1, 0xFF));
+        assert_eq!((g(9).groups(), g(9).group_mask(0), g(9).group_mask(1)), (2, 0xFF, 1));
+        assert_eq!(g(MAX_FRAMES).groups() as usize, GROUPS);
+        let total: u32 = (0..g(MAX_FRAMES).groups()).map(|w| g(MAX_FRAMES).group_mask(w).count_ones()).sum();
         assert_eq!(total, MAX_FRAMES);
     }
 
+    /// The gather constant moves bit 7 of byte k to bit 56 + k for every pattern of the
+    /// eight bits, with nothing else reaching bits 56–63.
     #[test]
-    fn hot_bitmap_and_cold_data_sit_on_separate_cache_lines() {
-        let hot_end = core::mem::offset_of!(FramePool, _hot_end);
-        let bitmap = core::mem::offset_of!(FramePool, words);
-        let bitmap_end = core::mem::offset_of!(FramePool, _bitmap_end);
-        let cold = core::mem::offset_of!(FramePool, returned);
-        assert!(bitmap - hot_end >= 64 && cold - bitmap_end >= 64);
+    fn the_gather_constant_collects_each_bytes_bit_7() {
+        for pattern in 0u64..256 {
+            let ready = (0..8).filter(|k| pattern >> k & 1 == 1).fold(0u64, |w, k| w | 0x80 << (8 * k));
+            assert_eq!(free_bits(0, ready), pattern, "{pattern:#x}");
+            assert_eq!(free_bits(GUARD | 0xFF, ready) & 0xFF, !pattern & 0xFF);
+        }
+    }
+
+    #[test]
+    fn the_hot_fields_groups_and_cold_data_sit_on_separate_cache_lines() {
+        let off = |f: usize| f;
+        let hot_end = off(core::mem::offset_of!(FramePool, _hot_end));
+        let claims = off(core::mem::offset_of!(FramePool, claims));
+        let ready = off(core::mem::offset_of!(FramePool, ready));
+        let generation = off(core::mem::offset_of!(FramePool, generation));
+        let freed = off(core::mem::offset_of!(FramePool, freed));
+        let address = off(core::mem::offset_of!(FramePool, address));
+        let cold = off(core::mem::offset_of!(FramePool, pending));
+        assert!(claims - hot_end >= 64 && ready - claims >= 64 * 2 && generation > ready);
+        assert!(cold - address >= FRAMES * 8 + 64);
         assert!(core::mem::align_of::<FramePool>() <= 16);
+        // One frame's entries in the three per-frame arrays are not a multiple of 4 KiB
+        // apart, nor close to one (4K aliasing, module docs).
+        for (a, b) in [(generation, freed), (freed, address), (generation, address)] {
+            let skew = (b - a) % 4096;
+            assert!((512..=4096 - 512).contains(&skew), "{a} {b}");
+        }
     }
 }

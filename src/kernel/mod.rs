@@ -75,6 +75,16 @@ pub mod sync {
 
     #[cfg(not(loom))]
     pub use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
+
+    /// One turn of a spin-wait: the processor's pause hint; under loom a yield, so that
+    /// the model runs the thread being waited for.
+    #[inline]
+    pub fn spin_loop() {
+        #[cfg(loom)]
+        loom::thread::yield_now();
+        #[cfg(not(loom))]
+        core::hint::spin_loop();
+    }
 }
 
 /// The pin an IRP addressed to a pin belongs to (`KsGetPinFromIrp`), or null.

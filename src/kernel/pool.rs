@@ -162,6 +162,27 @@ impl<T> PoolBox<T> {
         Ok(Self { ptr, tag })
     }
 
+    /// Allocates a block for a `T` and has `init` write the `T` in place: for a `T` too
+    /// large to build on a kernel stack (kernel stacks are 24 KiB on x64). When the pool
+    /// refuses, `init` is dropped without being called (so whatever it captured is
+    /// dropped, and freed) and the result is STATUS_INSUFFICIENT_RESOURCES.
+    ///
+    /// # Safety
+    ///
+    /// `init` initialises the whole `T` it is given (a block valid for writes of a `T`,
+    /// aligned for it, uninitialised) before it returns, and does not panic.
+    #[cfg_attr(feature = "host", track_caller)]
+    pub unsafe fn try_new_in_place(tag: u32, init: impl FnOnce(NonNull<T>)) -> Result<Self, NTSTATUS> {
+        let () = Self::ALIGN_OK;
+        let size = core::mem::size_of::<T>().max(1);
+        // SAFETY: `size` is non-zero; the block is POOL_ALIGNMENT-aligned, enough for T.
+        let raw = unsafe { backend::pool_alloc(size, tag) };
+        let ptr = NonNull::new(raw.cast::<T>()).ok_or(STATUS_INSUFFICIENT_RESOURCES)?;
+        init(ptr);
+        // INVARIANT: ptr from pool_alloc; `init` initialised the T (the caller's contract).
+        Ok(Self { ptr, tag })
+    }
+
     /// Gives up ownership: the pointer may travel through a `PVOID` context and come
     /// back through [`PoolBox::from_raw`] with the same tag.
     pub fn into_raw(self) -> *mut T {
