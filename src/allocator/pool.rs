@@ -167,8 +167,9 @@ const DEL: u64 = 1;
 /// the sum of 2^(49 − 7k); no two partial products meet, so nothing carries.
 const GATHER: u64 = 0x0002_0408_1020_4081;
 /// Bytes between the ends and starts of the per-frame arrays, so that one frame's
-/// entries in the three arrays are not a multiple of 4 KiB apart (module docs).
-const SKEW: usize = 1344;
+/// entries in the three arrays are 1344 bytes (mod 4 KiB) apart, not a multiple of 4 KiB
+/// (module docs), whatever the arrays' length.
+const SKEW: usize = (1344 + 4096 - FRAMES * 8 % 4096) % 4096;
 
 /// Byte written over a frame when it is freed, in debug builds.
 pub const FRAME_POISON: u8 = 0xFD;
@@ -1153,5 +1154,116 @@ mod tests {
             let skew = (b - a) % 4096;
             assert!((512..=4096 - 512).contains(&skew), "{a} {b}");
         }
+    }
+
+    fn framing(frames: u32) -> KSALLOCATOR_FRAMING {
+        KSALLOCATOR_FRAMING {
+            OptionsFlags: 0,
+            PoolType: crate::ks::NonPagedPool,
+            Frames: frames,
+            FrameSize: 100,
+            FileAlignment: 63,
+            Reserved: 0,
+        }
+    }
+
+    fn new_pool(frames: u32) -> NonNull<FramePool> {
+        NonNull::new(FramePool::new(&framing(frames)).unwrap().into_raw()).unwrap()
+    }
+
+    /// The claim words keep their guard, and bits of non-frames stay clear; the sentinel
+    /// never has a free frame.
+    fn assert_claim_words(pool: &FramePool) {
+        for slot in 0..SLOTS {
+            let c = pool.claims[slot].load(Ordering::Relaxed);
+            assert_ne!(c & GUARD, 0, "slot {slot}: guard");
+            let mask = if slot < pool.groups as usize { pool.geometry.group_mask(slot as u32) } else { 0 };
+            assert_eq!(pool.free_mask(slot) & !mask, 0, "slot {slot}: a non-frame looks free");
+        }
+    }
+
+    #[test]
+    fn the_hint_follows_the_lowest_group_with_a_free_frame() {
+        let p = new_pool(20);
+        // SAFETY: live until the delete at the end.
+        let pool = unsafe { p.as_ref() };
+        let hint = || pool.hint.load(Ordering::Relaxed);
+        let frames: [NonNull<u8>; 8] = core::array::from_fn(|_| pool.allocate().unwrap());
+        assert_eq!(hint(), 0, "group 0 emptied, the hint moves only when an Allocate needs it");
+        let ninth = pool.allocate().unwrap();
+        assert_eq!((hint(), pool.index_of(ninth.as_ptr())), (8, Some(8)));
+        // SAFETY: live pool, frame ours.
+        assert_eq!(unsafe { FramePool::free(p, frames[3].as_ptr()) }, Ok(FreeOutcome::Freed));
+        assert_eq!(hint(), 0, "a Free below the hint lowers it");
+        assert_eq!(pool.allocate(), Some(frames[3]));
+        // SAFETY: as above.
+        assert_eq!(unsafe { FramePool::free(p, ninth.as_ptr()) }, Ok(FreeOutcome::Freed));
+        assert_eq!(hint(), 0, "a Free above the hint leaves it");
+        assert_eq!(pool.allocate(), Some(ninth));
+        assert_eq!(hint(), 8);
+        assert_claim_words(pool);
+        // A reset with frames out counts the peak: the sentinel hint, which Frees do not
+        // lower, until an Allocate finds itself the only frame out.
+        pool.reset_stats();
+        assert_eq!((hint(), pool.peak_by_count.load(Ordering::Relaxed)), (SENTINEL, 1));
+        for f in frames.iter().chain([&ninth]) {
+            // SAFETY: as above.
+            assert_eq!(unsafe { FramePool::free(p, f.as_ptr()) }, Ok(FreeOutcome::Freed));
+            assert_eq!(hint(), SENTINEL);
+        }
+        let one = pool.allocate().unwrap();
+        assert_eq!((hint(), pool.peak_by_count.load(Ordering::Relaxed)), (0, 0));
+        assert_eq!(pool.stats().peak_outstanding, 9);
+        // A reset with no frame out does not count.
+        // SAFETY: as above.
+        assert_eq!(unsafe { FramePool::free(p, one.as_ptr()) }, Ok(FreeOutcome::Freed));
+        pool.reset_stats();
+        assert_eq!((hint(), pool.peak_by_count.load(Ordering::Relaxed)), (0, 0));
+        let out = pool.allocate().unwrap();
+        assert_claim_words(pool);
+        // SAFETY: live pool, deleted once; `out` is still out.
+        assert_eq!(unsafe { FramePool::delete(p) }, DeleteOutcome::Deferred { outstanding: 1 });
+        assert_eq!(hint(), SENTINEL);
+        assert_eq!(pool.allocate(), None);
+        // SAFETY: the last frame out: the pool is released.
+        assert_eq!(unsafe { FramePool::free(p, out.as_ptr()) }, Ok(FreeOutcome::ReleasedPool));
+    }
+
+    #[test]
+    fn frames_map_to_their_indices_and_back_and_nothing_else_is_a_frame() {
+        let p = new_pool(5);
+        // SAFETY: live until the delete at the end.
+        let pool = unsafe { p.as_ref() };
+        let stride = pool.geometry().stride;
+        assert_eq!(stride, 128);
+        for i in 0..5u64 {
+            let start = pool.address_of(i);
+            assert_eq!(start, pool.base.wrapping_add(i as usize * stride));
+            assert!(pool.contains(start));
+            assert_eq!(pool.index_of(start), Some(i));
+            for delta in [1usize, 63, 127] {
+                assert!(!pool.contains(start.wrapping_add(delta)), "frame {i} + {delta}");
+                let q = pool.quotient(start.wrapping_add(delta));
+                assert_eq!(pool.address_of(q), start.wrapping_add(delta), "the quotient is a bijection");
+            }
+        }
+        assert!(!pool.contains(pool.address_of(5)));
+        assert!(!pool.contains(pool.base.wrapping_sub(stride)));
+        // SAFETY: live pool, deleted once, nothing out.
+        assert_eq!(unsafe { FramePool::delete(p) }, DeleteOutcome::Released);
+    }
+
+    #[test]
+    fn the_owner_is_kept_and_taken_out_once() {
+        let p = new_pool(1);
+        // SAFETY: live until the delete at the end.
+        let pool = unsafe { p.as_ref() };
+        assert!(pool.take_owner().is_null());
+        let owner: *const core::ffi::c_void = NonNull::<u64>::dangling().as_ptr().cast_const().cast();
+        pool.set_owner(owner);
+        assert_eq!(pool.take_owner(), owner);
+        assert!(pool.take_owner().is_null());
+        // SAFETY: live pool, deleted once, nothing out.
+        assert_eq!(unsafe { FramePool::delete(p) }, DeleteOutcome::Released);
     }
 }
