@@ -364,6 +364,21 @@ fn free_bits(claim: u64, ready: u64) -> u64 {
     (ready.wrapping_mul(GATHER) >> 56) ^ claim
 }
 
+/// Claims frame `bit` of a group whose claim word held `current`: one compare-exchange
+/// that flips the frame's claim parity and moves the tag on; true when the word was
+/// still `current`, so the frame was free and is now this caller's.
+#[inline(always)]
+fn claim_frame(claim: &AtomicU64, current: u64, bit: u32) -> bool {
+    claim
+        .compare_exchange(
+            current,
+            current.wrapping_add(TAG_ONE) ^ (1u64 << bit),
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        )
+        .is_ok()
+}
+
 /// Whether frame `index` lies below the first-free hint: Free's common path leaves
 /// such a frame (and every frame after DeleteAllocator or while the peak is counted,
 /// the hint being the sentinel) to its rare path. On x86_64 (outside loom and Miri)
@@ -694,15 +709,7 @@ impl FramePool {
         if hint == 0 && bit == 0 {
             return self.handed_out(0);
         }
-        if claim
-            .compare_exchange(
-                current,
-                current.wrapping_add(TAG_ONE) ^ (1u64 << bit),
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            )
-            .is_err()
-        {
+        if !claim_frame(claim, current, bit) {
             return self.allocate_slow();
         }
         // The hint is the group's first frame index.
@@ -738,15 +745,7 @@ impl FramePool {
                 continue;
             }
             let bit = free.trailing_zeros();
-            if claim
-                .compare_exchange(
-                    current,
-                    current.wrapping_add(TAG_ONE) ^ (1u64 << bit),
-                    Ordering::AcqRel,
-                    Ordering::Relaxed,
-                )
-                .is_ok()
-            {
+            if claim_frame(claim, current, bit) {
                 if counting {
                     self.count_peak(found);
                 }
