@@ -55,8 +55,8 @@
 //!   whose pop and push work on different words.
 //! - **Delete** sets `deleted`, points the hint at the sentinel group (whose claim word
 //!   has no free frame, and which lies above every frame, so that every later Allocate
-//!   takes its slow path and fails, and every later Free takes its rare path), bumps
-//!   every claim word's tag (a claim computed before fails), and then marks every
+//!   takes its slow path and fails, and every later Free takes its rare path; no
+//!   Allocate may run concurrently with Delete, as under KS), then marks every
 //!   frame's `freed` counter with the DEL bit (`fetch_or`). The old value of that
 //!   `fetch_or` says exactly whether the frame was out at that moment: a Free that
 //!   completed before counts as free, one that comes after sees the mark, takes its
