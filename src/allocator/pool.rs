@@ -614,12 +614,16 @@ impl FramePool {
         (self.ready_word((index >> 3) as usize).load(Ordering::Acquire) >> ((index & 7) << 3)) as u8
     }
 
+    /// Group `slot`'s claim word and its free frames (bits 0–7), the claim word read
+    /// first (module docs, memory orderings).
+    fn group(&self, slot: usize) -> (u64, u64) {
+        let current = self.claim_word(slot).load(Ordering::Acquire);
+        (current, free_bits(current, self.ready_word(slot).load(Ordering::Acquire)) & 0xFF)
+    }
+
     /// Group `slot`'s free frames (bits 0–7).
     fn free_mask(&self, slot: usize) -> u64 {
-        free_bits(
-            self.claim_word(slot).load(Ordering::Acquire),
-            self.ready_word(slot).load(Ordering::Acquire),
-        ) & 0xFF
+        self.group(slot).1
     }
 
     /// Frame `index`'s generation.
@@ -728,7 +732,13 @@ impl FramePool {
                 return self.allocation_failed();
             }
             let hint = self.hint.load(Ordering::Relaxed);
-            let Some(slot) = (0..self.groups as usize).find(|s| self.free_mask(*s) != 0) else {
+            let Some((slot, current, free)) = (0..self.groups as usize)
+                .map(|s| {
+                    let (current, free) = self.group(s);
+                    (s, current, free)
+                })
+                .find(|(_, _, free)| *free != 0)
+            else {
                 return self.allocation_failed();
             };
             let counting = self.peak_by_count.load(Ordering::Relaxed) != 0;
@@ -738,14 +748,8 @@ impl FramePool {
                 // DeleteAllocator or a reset) is not overwritten.
                 let _ = self.hint.compare_exchange(hint, found, Ordering::Relaxed, Ordering::Relaxed);
             }
-            let claim = self.claim_word(slot);
-            let current = claim.load(Ordering::Acquire);
-            let free = free_bits(current, self.ready_word(slot).load(Ordering::Acquire)) & 0xFF;
-            if free == 0 {
-                continue;
-            }
             let bit = free.trailing_zeros();
-            if claim_frame(claim, current, bit) {
+            if claim_frame(self.claim_word(slot), current, bit) {
                 if counting {
                     self.count_peak(found);
                 }
